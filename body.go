@@ -1,0 +1,304 @@
+package extdir
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Mode says which rules a request body follows.
+type Mode uint8
+
+const (
+	// ModeCreate is a POST body: required properties must be there.
+	ModeCreate Mode = iota + 1
+	// ModeUpdate is a PATCH body: only updatable properties may be there.
+	ModeUpdate
+)
+
+// Change sets one stored (leaf) property to a value.
+type Change struct {
+	Prop  *Property
+	Value Value
+}
+
+// Changes is a validated request body: what a create or a PATCH writes.
+type Changes []Change
+
+// Apply writes the changes onto p.
+func (c Changes) Apply(p *Profile) {
+	for _, ch := range c {
+		ch.Prop.Set(p, ch.Value)
+	}
+}
+
+// Has reports whether the changes touch the named top-level property.
+func (c Changes) Has(name string) bool {
+	for _, ch := range c {
+		if ch.Prop.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrMalformedBody is Graph's answer to a body that is not valid JSON.
+var ErrMalformedBody = &Error{Code: EBadRequest, Message: "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format."}
+
+// DecodeBody parses and validates a JSON request body for a profile of kind k.
+// It enforces everything a body alone can break: JSON syntax, duplicate
+// keys, unknown and read-only properties, JSON types, lengths, the E.164
+// format and, in ModeCreate, the required properties. It returns *Error
+// with EBadRequest (syntax, types, duplicates) or EInvalid (the rules).
+func DecodeBody(k Kind, body []byte, mode Mode) (Changes, error) {
+	d := &bodyDecoder{dec: json.NewDecoder(bytes.NewReader(body)), kind: k, mode: mode}
+	d.dec.UseNumber()
+	changes, err := d.object()
+	if err != nil {
+		return nil, err
+	}
+	// Nothing may follow the object.
+	if _, err := d.dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, ErrMalformedBody
+	}
+	if mode == ModeCreate {
+		for _, p := range Properties {
+			if p.Required && !changes.Has(p.Name) {
+				return nil, invalidValue(k, p.Name, "It is required.")
+			}
+		}
+	}
+	return changes, nil
+}
+
+type bodyDecoder struct {
+	dec  *json.Decoder
+	kind Kind
+	mode Mode
+}
+
+func (d *bodyDecoder) token() (json.Token, error) {
+	t, err := d.dec.Token()
+	if err != nil {
+		return nil, ErrMalformedBody
+	}
+	return t, nil
+}
+
+// object reads the top-level entity object.
+func (d *bodyDecoder) object() (Changes, error) {
+	t, err := d.token()
+	if err != nil {
+		return nil, err
+	}
+	if t != json.Delim('{') {
+		return nil, &Error{Code: EBadRequest, Message: "The request body must be a JSON object."}
+	}
+	var changes Changes
+	seen := make(map[string]bool)
+	for d.dec.More() {
+		name, err := d.name(seen)
+		if err != nil {
+			return nil, err
+		}
+		if name == "@odata.type" {
+			if err := d.typeAnnotation(d.kind.QualifiedName()); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		p, ok := PropertyByName(name)
+		if !ok {
+			return nil, Errorf(EInvalid, "Invalid property '%s'.", name)
+		}
+		if (d.mode == ModeCreate && !p.OnCreate) || (d.mode == ModeUpdate && !p.OnUpdate) {
+			return nil, Errorf(EInvalid, "Property '%s' is read-only and cannot be set.", name)
+		}
+		if p.Type == TypeAddress {
+			changes, err = d.address(p, changes)
+		} else {
+			var v Value
+			v, err = d.scalar(p, p.Name)
+			changes = append(changes, Change{Prop: p, Value: v})
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if _, err := d.token(); err != nil { // the closing brace
+		return nil, err
+	}
+	return changes, nil
+}
+
+// name reads an object key and refuses a key seen before in the same object.
+func (d *bodyDecoder) name(seen map[string]bool) (string, error) {
+	t, err := d.token()
+	if err != nil {
+		return "", err
+	}
+	name, _ := t.(string)
+	if seen[name] {
+		return "", Errorf(EBadRequest, "Multiple values were found for the property '%s'. A property can only be given once.", name)
+	}
+	seen[name] = true
+	return name, nil
+}
+
+// typeAnnotation accepts @odata.type only when it names the expected type.
+func (d *bodyDecoder) typeAnnotation(want string) error {
+	t, err := d.token()
+	if err != nil {
+		return err
+	}
+	s, ok := t.(string)
+	if !ok || strings.TrimPrefix(s, "#") != want {
+		return Errorf(EBadRequest, "A type named '%v' is not compatible with the expected type '%s'.", describe(t), want)
+	}
+	return nil
+}
+
+// address reads a physicalOfficeAddress. Fields not in the object keep their
+// value (merge semantics); null clears every field.
+func (d *bodyDecoder) address(p *Property, changes Changes) (Changes, error) {
+	t, err := d.token()
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		for _, f := range p.Fields {
+			changes = append(changes, Change{Prop: f, Value: Value{Null: true}})
+		}
+		return changes, nil
+	}
+	if t != json.Delim('{') {
+		return nil, typeMismatch(p.Name, p.Type, t)
+	}
+	seen := make(map[string]bool)
+	for d.dec.More() {
+		name, err := d.name(seen)
+		if err != nil {
+			return nil, err
+		}
+		if name == "@odata.type" {
+			if err := d.typeAnnotation("microsoft.graph.physicalOfficeAddress"); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		f, ok := p.FieldByName(name)
+		if !ok {
+			return nil, Errorf(EInvalid, "Invalid property '%s'.", p.Name+"/"+name)
+		}
+		v, err := d.scalar(f, p.Name+"/"+f.Name)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, Change{Prop: f, Value: v})
+	}
+	if _, err := d.token(); err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+// scalar reads one scalar value for p and checks it against p's rules.
+func (d *bodyDecoder) scalar(p *Property, path string) (Value, error) {
+	t, err := d.token()
+	if err != nil {
+		return Value{}, err
+	}
+	if t == nil {
+		if !p.Nullable {
+			return Value{}, invalidValue(d.kind, path, "It cannot be null.")
+		}
+		return Value{Null: true}, nil
+	}
+	switch p.Type {
+	case TypeString:
+		s, ok := t.(string)
+		if !ok {
+			return Value{}, typeMismatch(path, p.Type, t)
+		}
+		if err := checkString(d.kind, p, path, s); err != nil {
+			return Value{}, err
+		}
+		return Value{Str: s}, nil
+	case TypeBoolean:
+		b, ok := t.(bool)
+		if !ok {
+			return Value{}, typeMismatch(path, p.Type, t)
+		}
+		return Value{Bool: b}, nil
+	}
+	// No writable property has another type; refuse rather than guess.
+	return Value{}, Errorf(EInvalid, "Property '%s' is read-only and cannot be set.", path)
+}
+
+func checkString(k Kind, p *Property, path, s string) error {
+	if p.MaxLength > 0 && utf8.RuneCountInString(s) > p.MaxLength {
+		return invalidValue(k, path, "It is longer than the limit of "+strconv.Itoa(p.MaxLength)+" characters.")
+	}
+	switch p.Name {
+	case "displayName":
+		if strings.TrimSpace(s) == "" {
+			return invalidValue(k, path, "It cannot be empty.")
+		}
+	case "phoneNumber":
+		if !ValidE164(s) {
+			return invalidValue(k, path, "It must be in E.164 format: '+' followed by 2 to 15 digits, the first of them not 0.")
+		}
+	}
+	return nil
+}
+
+// ValidE164 checks the E.164 format: a plus sign, then 2 to 15 digits of
+// which the first is 1-9. It is a format check, not a numbering-plan check,
+// so the documentation's own +15555555555 passes.
+func ValidE164(s string) bool {
+	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func invalidValue(k Kind, path, why string) *Error {
+	return Errorf(EInvalid, "Invalid value specified for property '%s' of resource '%s'. %s", path, k.ResourceName(), why)
+}
+
+func typeMismatch(path string, want Type, got json.Token) *Error {
+	return Errorf(EBadRequest, "Cannot convert the JSON %s to the expected type '%s' of property '%s'.", jsonKind(got), want.EDMName(), path)
+}
+
+func jsonKind(t json.Token) string {
+	switch v := t.(type) {
+	case string:
+		return "string"
+	case json.Number:
+		return "number " + string(v)
+	case bool:
+		return "boolean"
+	case json.Delim:
+		if v == '[' {
+			return "array"
+		}
+		return "object"
+	}
+	return "null"
+}
+
+func describe(t json.Token) string {
+	if s, ok := t.(string); ok {
+		return s
+	}
+	return jsonKind(t)
+}

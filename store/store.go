@@ -1,0 +1,108 @@
+// Package store declares the storage interface every backend implements and
+// the paging cursor they share. Backends live in sub-packages (sqlite,
+// postgres); store/conformance is the suite each of them must pass.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/extdir/extdir"
+)
+
+// Store keeps profiles. Every method is scoped to one tenant: no call ever
+// reads or changes another tenant's rows. A method that returns without
+// error has made its change durable.
+//
+// Errors are *extdir.Error where the caller can act on them:
+// extdir.ENotFound for an id that is not in the tenant, extdir.EConflict
+// (extdir.ErrPhoneTaken) for a phone number already held by a live profile
+// of the tenant; any error returned by a callback is returned unchanged.
+type Store interface {
+	// Create inserts p (which carries its Tenant, ID and every property) and
+	// sets p.Seq. It returns ErrPhoneTaken when a live profile of the tenant
+	// already has p's phone number, and EConflict too on a duplicate id.
+	Create(ctx context.Context, p *extdir.Profile) error
+
+	// Get returns the profile with the id in the tenant, whatever its kind
+	// and whether soft-deleted or not; ENotFound if there is none.
+	Get(ctx context.Context, tenant, id string) (*extdir.Profile, error)
+
+	// Update reads the profile, passes it to fn and, if fn returns nil, writes
+	// back whatever fn changed, all in one transaction: fn sees the latest
+	// committed state and no other write to the row interleaves. fn decides
+	// what the update means (kind and deletion checks, If-Match, epoch);
+	// the store only persists. Writing a row that makes a live profile share
+	// a phone number with another live one returns ErrPhoneTaken and changes
+	// nothing. Update returns the profile as written.
+	Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error)
+
+	// Remove deletes the profile for good, if fn (given the current state)
+	// returns nil.
+	Remove(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error
+
+	// List returns one page of the profiles that match q, in q's order.
+	List(ctx context.Context, q Query) (Page, error)
+
+	// Count returns how many profiles match q (Top and After are ignored).
+	Count(ctx context.Context, q Query) (int64, error)
+
+	// Purge deletes for good, in every tenant, the profiles soft-deleted
+	// before the given time, and returns how many it deleted. Safe to run
+	// concurrently with itself and with any other call.
+	Purge(ctx context.Context, deletedBefore time.Time) (int64, error)
+
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+
+	// Close waits for in-flight calls and releases the store.
+	Close() error
+}
+
+// Query selects profiles of one kind in one tenant.
+type Query struct {
+	Tenant string
+	Kind   extdir.Kind
+	// Deleted selects soft-deleted profiles instead of live ones.
+	Deleted bool
+	// OrderBy sorts the page; empty means insertion order. The store always
+	// adds Seq as the final tie-breaker, so every order is total.
+	OrderBy []Order
+	// Top is the page size, at least 1.
+	Top int
+	// After continues from the row the cursor describes; nil starts at the
+	// beginning.
+	After *Cursor
+}
+
+// Order is one $orderby term on a sortable property.
+type Order struct {
+	Prop *extdir.Property
+	Desc bool
+}
+
+// Cursor names the last row of a page by its sort keys, so that the next
+// page is "everything after it": keyset paging, stable under inserts and
+// independent of any server's memory.
+type Cursor struct {
+	// Keys holds the last row's values of the OrderBy properties, in order.
+	Keys []extdir.Value
+	// Seq is the last row's Seq.
+	Seq int64
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Profiles []*extdir.Profile
+	// Next is the cursor of the next page, nil on the last page.
+	Next *Cursor
+}
+
+// CursorAfter builds the cursor that continues after p under the order.
+func CursorAfter(p *extdir.Profile, order []Order) *Cursor {
+	c := &Cursor{Seq: p.Seq}
+	for _, o := range order {
+		c.Keys = append(c.Keys, o.Prop.Get(p))
+	}
+	return c
+}
