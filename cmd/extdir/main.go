@@ -1,0 +1,62 @@
+// Command extdir serves the Microsoft Graph beta API for external user
+// profiles, mints development tokens for it, and reports its version.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	var usage *usageError
+	switch {
+	case err == nil:
+	case errors.As(err, &usage):
+		fmt.Fprintln(os.Stderr, "extdir:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "extdir:", err)
+		os.Exit(1)
+	}
+}
+
+const usageText = `extdir: the Microsoft Graph beta API for external user profiles.
+
+Usage:
+  extdir serve [flags]     run the API (extdir serve --help for its flags)
+  extdir token [flags]     print a signed access token for a server with the same --data-dir
+  extdir version           print the version
+
+Every flag of serve and token can also be set as an environment variable:
+--data-dir is EXTDIR_DATA_DIR, --tls-self-signed is EXTDIR_TLS_SELF_SIGNED, and so on.
+`
+
+// run is the whole program, so that tests can start it in-process with
+// their own arguments, environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return &usageError{msg: "a command is required: serve, token or version"}
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		return runToken(args[1:], getenv, stdout)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "extdir", versionString())
+		return nil
+	case "help", "--help", "-help", "-h":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	}
+	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, version)", args[0])}
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/extdir/extdir/auth"
+	"github.com/extdir/extdir/graph"
+	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/sqlite"
+)
+
+type serveConfig struct {
+	listen          string
+	dataDir         string
+	database        string
+	publicURL       string
+	tlsCert         string
+	tlsKey          string
+	tlsSelfSigned   bool
+	retention       time.Duration
+	issuer          string
+	audiences       string
+	clockSkew       time.Duration
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&cfg.dataDir, "data-dir", "./extdir-data", "directory for the database, the issuer's signing keys and the self-signed certificate")
+	fs.StringVar(&cfg.database, "database", "sqlite", "store: sqlite (a file in the data dir) or memory (nothing kept)")
+	fs.StringVar(&cfg.publicURL, "public-url", "", "origin written into @odata.context, @odata.nextLink and Location (default: from each request)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate file to serve https")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
+	fs.BoolVar(&cfg.tlsSelfSigned, "tls-self-signed", false, "serve https with a certificate for localhost/127.0.0.1 created in the data dir (kept across restarts)")
+	fs.DurationVar(&cfg.retention, "retention", 30*24*time.Hour, "how long deleted items can be restored before they are purged")
+	fs.StringVar(&cfg.issuer, "issuer", auth.DefaultIssuerTemplate, "iss of the built-in issuer's tokens ({tenantid} is replaced by the tenant)")
+	fs.StringVar(&cfg.audiences, "audience", strings.Join(auth.DefaultAudiences, ","), "accepted token audiences, comma-separated")
+	fs.DurationVar(&cfg.clockSkew, "clock-skew", 30*time.Second, "leeway for token exp and nbf")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	if err := parseFlags(fs, args, getenv, stdout, "Runs the Graph beta API for pendingExternalUserProfile and externalUserProfile."); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	issuer, err := auth.OpenIssuer(cfg.dataDir, auth.IssuerOptions{Template: cfg.issuer})
+	if err != nil {
+		return fmt.Errorf("open issuer: %w", err)
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", "error", err)
+		} else {
+			log.Info("store closed")
+		}
+	}()
+
+	api := &graph.Server{
+		Store:     st,
+		Verifier:  issuer.Verifier(splitList(cfg.audiences), cfg.clockSkew),
+		PublicURL: cfg.publicURL,
+		Logger:    log,
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if cfg.tlsSelfSigned || cfg.tlsCert != "" {
+		scheme = "https"
+		certFile, keyFile := cfg.tlsCert, cfg.tlsKey
+		if cfg.tlsSelfSigned {
+			certFile, keyFile, err = selfSignedCertificate(filepath.Join(cfg.dataDir, "tls"))
+			if err != nil {
+				return err
+			}
+			log.Info("self-signed TLS certificate", "cert", certFile, "hint", "trust it with NODE_EXTRA_CA_CERTS or curl --cacert")
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if srv.TLSConfig != nil {
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	addr := ln.Addr().String()
+	log.Info("listening", "addr", addr, "url", scheme+"://"+addr+"/beta", "database", cfg.database, "data_dir", cfg.dataDir, "version", versionString())
+
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purgeDone := make(chan struct{})
+	go func() {
+		defer close(purgeDone)
+		purgeLoop(purgeCtx, st, cfg.retention, log)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		stopPurge()
+		<-purgeDone
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopPurge()
+	<-purgeDone
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func (cfg *serveConfig) check() error {
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return &usageError{msg: "serve: --tls-cert and --tls-key go together"}
+	}
+	if cfg.tlsSelfSigned && cfg.tlsCert != "" {
+		return &usageError{msg: "serve: --tls-self-signed and --tls-cert exclude each other"}
+	}
+	if cfg.retention <= 0 {
+		return &usageError{msg: "serve: --retention must be positive"}
+	}
+	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
+		return &usageError{msg: "serve: --public-url must start with http:// or https://"}
+	}
+	if len(splitList(cfg.audiences)) == 0 {
+		return &usageError{msg: "serve: --audience needs at least one audience"}
+	}
+	switch cfg.database {
+	case "sqlite", "memory":
+	default:
+		return &usageError{msg: fmt.Sprintf("serve: unknown --database %q: use sqlite or memory", cfg.database)}
+	}
+	return nil
+}
+
+func openStore(ctx context.Context, cfg serveConfig) (store.Store, error) {
+	path := ""
+	if cfg.database == "sqlite" {
+		path = filepath.Join(cfg.dataDir, "extdir.db")
+	}
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", cfg.database, err)
+	}
+	return st, nil
+}
+
+// purgeLoop deletes for good the items deleted longer ago than the
+// retention, at start and then often enough that an item outlives its
+// retention by at most a quarter of it (and never by more than an hour).
+func purgeLoop(ctx context.Context, st store.Store, retention time.Duration, log *slog.Logger) {
+	interval := min(max(retention/4, time.Second), time.Hour)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := st.Purge(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("purge deleted items", "error", err)
+		case n > 0:
+			log.Info("purged deleted items", "count", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, &usageError{msg: fmt.Sprintf("invalid --log-level %q: use debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, &usageError{msg: fmt.Sprintf("invalid --log-format %q: use text or json", format)}
+}

@@ -1,0 +1,151 @@
+// Package graph serves the Microsoft Graph beta API of extdir over HTTP: the
+// route table, the handlers, the Graph wire format (context URLs, headers,
+// the error envelope) and paging tokens.
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/extdir/extdir/auth"
+	"github.com/extdir/extdir/store"
+)
+
+// MaxBodyBytes is the largest request body accepted (1 MiB).
+const MaxBodyBytes = 1 << 20
+
+// Server is the HTTP API. Set its fields, then call Handler once.
+type Server struct {
+	Store    store.Store
+	Verifier auth.Verifier
+	// PublicURL is the origin written into @odata.context, @odata.nextLink
+	// and Location (e.g. "https://extdir.example.com"); empty means the
+	// request's own scheme and host.
+	PublicURL string
+	// Logger receives one line per request and every failure; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Handler returns the whole HTTP surface: the Graph API under /beta and the
+// operational endpoints.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+type ctxKey int
+
+const (
+	idsKey ctxKey = iota
+	loggerKey
+)
+
+type ids struct{ request, client string }
+
+func requestIDs(r *http.Request) ids {
+	v, _ := r.Context().Value(idsKey).(ids)
+	return v
+}
+
+func logger(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// statusRecorder remembers the status for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// serveHTTP is the one entry point: request ids, logging, panic recovery,
+// then the route table.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	requestID := uuid.NewString()
+	clientID := r.Header.Get("client-request-id")
+	if clientID == "" || len(clientID) > 128 {
+		clientID = requestID
+	}
+	h := w.Header()
+	h.Set("request-id", requestID)
+	h.Set("client-request-id", clientID)
+	h.Set("OData-Version", "4.0")
+	h.Set("Cache-Control", "no-cache")
+
+	log := s.Logger.With(slog.String("request_id", requestID))
+	ctx := context.WithValue(r.Context(), idsKey, ids{request: requestID, client: clientID})
+	ctx = context.WithValue(ctx, loggerKey, log)
+	r = r.WithContext(ctx)
+	rec := &statusRecorder{ResponseWriter: w}
+
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			log.Error("panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			if rec.status == 0 {
+				writeError(rec, r, errInternalPanic)
+			}
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("client_request_id", clientID))
+	}()
+	s.route(rec, r)
+}
+
+var errInternalPanic = &internalError{"panic while serving the request"}
+
+type internalError struct{ msg string }
+
+func (e *internalError) Error() string { return e.msg }
+
+// origin is the externally visible scheme://host of the service.
+func (s *Server) origin(r *http.Request) string {
+	if s.PublicURL != "" {
+		return strings.TrimSuffix(s.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
