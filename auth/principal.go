@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"slices"
+	"strings"
+)
+
+// Directory role template ids (the "wids" claim) that let a delegated caller
+// use the external profile API, as listed on Graph's permission pages.
+const (
+	// RoleExtendedDirectoryUserAdministrator may read and write profiles.
+	RoleExtendedDirectoryUserAdministrator = "dd13091a-6207-4fc0-82ba-3641e056ab95"
+	// RoleTeamsAdministrator may read and write profiles.
+	RoleTeamsAdministrator = "69091246-20e8-4a56-aa4d-066075b2a7a8"
+	// RoleGlobalAdministrator may read and write profiles.
+	RoleGlobalAdministrator = "62e90394-69f5-4237-9190-012177145e10"
+	// RoleGlobalReader may read profiles only.
+	RoleGlobalReader = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+)
+
+// writerRoles and readerRoles are the roles a delegated caller needs on top
+// of the scope: Graph checks both the app's consent and the user's role.
+var (
+	writerRoles = []string{RoleExtendedDirectoryUserAdministrator, RoleTeamsAdministrator, RoleGlobalAdministrator}
+	readerRoles = []string{RoleExtendedDirectoryUserAdministrator, RoleTeamsAdministrator, RoleGlobalAdministrator, RoleGlobalReader}
+)
+
+// Principal is a verified caller.
+type Principal struct {
+	Tenant   string   // tid claim
+	ObjectID string   // oid claim
+	AppID    string   // azp, or appid (v1 tokens)
+	Roles    []string // app-only permissions ("roles" array claim)
+	Scopes   []string // delegated permissions ("scp", space-separated)
+	RoleIDs  []string // "wids": directory role template ids
+}
+
+// Delegated reports a delegated (user) token: one with an scp claim. A
+// token whose scp claim is blank comes out of Verify with neither scopes nor
+// roles, so it is allowed nothing rather than treated as app-only.
+func (p *Principal) Delegated() bool { return len(p.Scopes) > 0 }
+
+// Allowed reports whether p holds permission perm (such as
+// "PendingExternalUserProfile.ReadWrite.All"). A ReadWrite permission also
+// grants the matching Read one. An app-only caller needs perm in its roles; a
+// delegated caller needs it in its scopes and, in its wids, a directory role
+// allowed to read or, for a ".ReadWrite." permission, to write.
+func (p *Principal) Allowed(perm string) bool {
+	if perm == "" {
+		return false
+	}
+	if !p.Delegated() {
+		return grants(p.Roles, perm)
+	}
+	if !grants(p.Scopes, perm) {
+		return false
+	}
+	allowed := readerRoles
+	if strings.Contains(perm, ".ReadWrite.") {
+		allowed = writerRoles
+	}
+	return slices.ContainsFunc(p.RoleIDs, func(id string) bool {
+		// Role ids are GUIDs; their case carries no meaning.
+		return slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, id) })
+	})
+}
+
+// grants reports whether one of held is perm or, when perm is a Read
+// permission, its ReadWrite counterpart. It compares in place rather than
+// building the counterpart string because it runs on every request.
+func grants(held []string, perm string) bool {
+	prefix, suffix, isRead := strings.Cut(perm, ".Read.")
+	for _, h := range held {
+		if h == perm {
+			return true
+		}
+		if isRead && len(h) == len(prefix)+len(".ReadWrite.")+len(suffix) &&
+			strings.HasPrefix(h, prefix) && strings.HasSuffix(h, suffix) &&
+			h[len(prefix):len(h)-len(suffix)] == ".ReadWrite." {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,185 @@
+// Package auth verifies bearer tokens, decides what a caller may do (the
+// permission matrix of Graph's external profile API), and runs extdir's
+// built-in token issuer with its signing keys.
+package auth
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/extdir/extdir"
+)
+
+// Verifier checks bearer tokens.
+type Verifier interface {
+	// Verify checks the raw JWT (without "Bearer ") and returns the caller.
+	// Every failure is an *extdir.Error with code extdir.EUnauthenticated and
+	// a Graph-like message.
+	Verify(ctx context.Context, raw string) (*Principal, error)
+}
+
+// MaxTokenSize is the largest token Verify parses. Entra's access tokens
+// stay far below it even with many groups; anything larger is refused before
+// any decoding, so that a hostile header costs nothing.
+const MaxTokenSize = 16 << 10
+
+// The answers to a bad token. They are shared values: none carries anything
+// of the token, so nothing a client sent is echoed back to it.
+var (
+	errEmpty         = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token is empty."}
+	errTooLarge      = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token is too large."}
+	errMalformed     = &extdir.Error{Code: extdir.EUnauthenticated, Message: "CompactToken parsing failed with error code: 80049217"}
+	errSignature     = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. Invalid signature."}
+	errNoExpiry      = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Lifetime validation failed, the token has no expiry."}
+	errExpired       = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Lifetime validation failed, the token is expired."}
+	errNotYetValid   = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Lifetime validation failed, the token is not yet valid."}
+	errAudience      = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. Invalid audience."}
+	errIssuer        = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. Invalid issuer."}
+	errNoTenant      = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token has no tid claim."}
+	errNoObjectID    = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token has no oid claim."}
+	errUnknownKey    = errors.New("unknown signing key")
+	errCritical      = errors.New("critical header extensions are not supported")
+	errAmbiguousKeys = errors.New("token has no kid and several keys could have signed it")
+)
+
+// tokenClaims is the payload Verify reads. RegisteredClaims brings aud in
+// either of its JSON forms (a string or an array) and the numeric dates.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	Tenant   string   `json:"tid"`
+	ObjectID string   `json:"oid"`
+	AZP      string   `json:"azp"`
+	AppID    string   `json:"appid"`
+	Roles    []string `json:"roles"`
+	Scope    *string  `json:"scp"`
+	WIDs     []string `json:"wids"`
+}
+
+// Verifier returns a Verifier that accepts this issuer's tokens for the given
+// audiences (nil or empty means DefaultAudiences; never "any audience") and
+// tolerates leeway of clock skew on exp and nbf. 30 seconds is a sound
+// leeway between hosts kept by NTP; a negative one counts as zero.
+func (i *Issuer) Verifier(audiences []string, leeway time.Duration) Verifier {
+	if len(audiences) == 0 {
+		audiences = DefaultAudiences
+	}
+	v := &issuerVerifier{
+		issuer:    i,
+		audiences: slices.Clone(audiences),
+		leeway:    max(leeway, 0),
+		// Only RS256: this alone refuses "none", HS256 signed with the public
+		// key as the secret, and every algorithm we do not issue. Claims are
+		// checked in check, not by jwt's validator, so that each failure has
+		// one message and iss can depend on the token's own tid.
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
+			jwt.WithoutClaimsValidation(),
+			jwt.WithStrictDecoding(),
+		),
+	}
+	v.keyFunc = v.key // bound once: a method value per call would allocate
+	return v
+}
+
+// issuerVerifier checks tokens signed by an Issuer's keys.
+type issuerVerifier struct {
+	issuer    *Issuer
+	audiences []string
+	leeway    time.Duration
+	parser    *jwt.Parser
+	keyFunc   jwt.Keyfunc
+}
+
+// Verify implements Verifier.
+func (v *issuerVerifier) Verify(_ context.Context, raw string) (*Principal, error) {
+	if raw == "" {
+		return nil, errEmpty
+	}
+	if len(raw) > MaxTokenSize {
+		return nil, errTooLarge
+	}
+	var c tokenClaims
+	if _, err := v.parser.ParseWithClaims(raw, &c, v.keyFunc); err != nil {
+		if errors.Is(err, jwt.ErrTokenMalformed) {
+			return nil, errMalformed
+		}
+		// A refused algorithm, an unknown kid and a bad signature all mean
+		// the same to the client: this token was not signed by us.
+		return nil, errSignature
+	}
+	if err := v.check(&c); err != nil {
+		return nil, err
+	}
+	p := &Principal{
+		Tenant:   c.Tenant,
+		ObjectID: c.ObjectID,
+		AppID:    c.AZP,
+		Roles:    c.Roles,
+		RoleIDs:  c.WIDs,
+	}
+	if p.AppID == "" {
+		p.AppID = c.AppID
+	}
+	if c.Scope != nil {
+		p.Scopes = strings.Fields(*c.Scope)
+		// A token with an scp claim is a user's, even when the claim is
+		// blank. Its roles are the user's app roles, not app permissions,
+		// so they must not make it pass as an app-only token.
+		p.Roles = nil
+	}
+	return p, nil
+}
+
+// key finds the public key for a token's kid header.
+func (v *issuerVerifier) key(t *jwt.Token) (any, error) {
+	// RFC 7515 §4.1.11: a "crit" extension we do not implement must be
+	// refused, and we implement none.
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errCritical
+	}
+	set := v.issuer.keys.Load()
+	kid, present := t.Header["kid"]
+	if !present {
+		if set.only == nil {
+			return nil, errAmbiguousKeys
+		}
+		return set.only, nil
+	}
+	s, _ := kid.(string)
+	if pub, ok := set.byKID[s]; ok {
+		return pub, nil
+	}
+	return nil, errUnknownKey
+}
+
+// check applies the claim rules to a token whose signature is valid.
+func (v *issuerVerifier) check(c *tokenClaims) error {
+	now := v.issuer.now()
+	if c.ExpiresAt == nil {
+		return errNoExpiry
+	}
+	if !now.Before(c.ExpiresAt.Add(v.leeway)) {
+		return errExpired
+	}
+	if c.NotBefore != nil && now.Before(c.NotBefore.Add(-v.leeway)) {
+		return errNotYetValid
+	}
+	if !slices.ContainsFunc(c.Audience, func(a string) bool { return slices.Contains(v.audiences, a) }) {
+		return errAudience
+	}
+	if c.Tenant == "" {
+		return errNoTenant
+	}
+	if c.ObjectID == "" {
+		return errNoObjectID
+	}
+	if c.Issuer != v.issuer.IssuerFor(c.Tenant) {
+		return errIssuer
+	}
+	return nil
+}
