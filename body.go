@@ -240,18 +240,19 @@ func (d *bodyDecoder) scalar(p *Property, path string) (Value, error) {
 }
 
 func checkString(k Kind, p *Property, path, s string) error {
-	if p.MaxLength > 0 && utf8.RuneCountInString(s) > p.MaxLength {
-		return invalidValue(k, path, "It is longer than the limit of "+strconv.Itoa(p.MaxLength)+" characters.")
-	}
 	switch p.Name {
 	case "displayName":
 		if strings.TrimSpace(s) == "" {
 			return invalidValue(k, path, "It cannot be empty.")
 		}
 	case "phoneNumber":
+		// The format rule says more than the length limit it implies.
 		if !ValidE164(s) {
 			return invalidValue(k, path, "It must be in E.164 format: '+' followed by 2 to 15 digits, the first of them not 0.")
 		}
+	}
+	if p.MaxLength > 0 && utf8.RuneCountInString(s) > p.MaxLength {
+		return invalidValue(k, path, "It is longer than the limit of "+strconv.Itoa(p.MaxLength)+" characters.")
 	}
 	return nil
 }

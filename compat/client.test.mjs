@@ -1,0 +1,680 @@
+// Client-compatibility test: the official Microsoft Graph JavaScript clients,
+// unchanged but for their base URL, driven against the real extdir binary over
+// https. See README.md; harness.mjs explains the two-process TLS setup.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+
+import { Client, PageIterator, GraphError, ResponseType, BatchRequestContent, BatchResponseContent } from "@microsoft/microsoft-graph-client";
+import { BaseBearerTokenAuthenticationProvider, AllowedHostsValidator, RequestInformation, HttpMethod, InMemoryBackingStoreFactory } from "@microsoft/kiota-abstractions";
+import { FetchRequestAdapter, HttpClient, MiddlewareFactory } from "@microsoft/kiota-http-fetchlibrary";
+import { PageIterator as KiotaPageIterator } from "@microsoft/msgraph-sdk-core";
+import { createGraphBetaServiceClient, GraphBetaRequestAdapter } from "@microsoft/msgraph-beta-sdk";
+import { createExternalUserProfileFromDiscriminatorValue, createPendingExternalUserProfileCollectionResponseFromDiscriminatorValue } from "@microsoft/msgraph-beta-sdk/models/index.js";
+import { createODataErrorFromDiscriminatorValue } from "@microsoft/msgraph-beta-sdk/models/oDataErrors/index.js";
+// Registers client.directory (pendingExternalUserProfiles, externalUserProfiles, deletedItems).
+import "@microsoft/msgraph-beta-sdk-directory";
+
+import { isInner, runOuter, serverInfo, mintToken } from "./harness.mjs";
+
+// ---------------------------------------------------------------------------
+// Fixtures
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ADDRESS_FIELDS = ["city", "countryOrRegion", "officeLocation", "postalCode", "state", "street"];
+const TEST_TIMEOUT = 20000;
+
+// A test that documents a fidelity gap found in extdir runs but does not fail
+// the suite (node:test "todo"); EXTDIR_COMPAT_STRICT=1 makes it a plain test.
+function gap(reason) {
+  return process.env.EXTDIR_COMPAT_STRICT === "1" ? { timeout: TEST_TIMEOUT } : { timeout: TEST_TIMEOUT, todo: `extdir gap: ${reason}` };
+}
+const plain = { timeout: TEST_TIMEOUT };
+
+let phoneSeq = Math.floor(Math.random() * 1e6);
+/** phone returns a fresh E.164 number: +1 555 then 7 digits. */
+function phone() {
+  phoneSeq = (phoneSeq + 1) % 1e7;
+  return "+1555" + String(phoneSeq).padStart(7, "0");
+}
+
+/**
+ * tenantCtx gives a test its own directory: a fresh tenant id and a token
+ * with all four permissions in it, so that listings see only what the test
+ * created and tests stay independent.
+ */
+function tenantCtx() {
+  const tenant = randomUUID();
+  const oid = randomUUID();
+  const token = mintToken({ tenant, oid });
+  return { tenant, oid, token };
+}
+
+/**
+ * classicClient is what a Graph JS (3.x) application writes, pointed at
+ * extdir. customHosts is required: the client only attaches the token to
+ * graph.microsoft.com and the hosts listed there (compared without port).
+ */
+function classicClient(token, { customHosts = true } = {}) {
+  const { origin, hostname } = serverInfo();
+  return Client.init({
+    authProvider: (done) => done(null, token),
+    baseUrl: origin + "/",
+    defaultVersion: "beta",
+    ...(customHosts ? { customHosts: new Set([hostname]) } : {}),
+  });
+}
+
+/** A Kiota access-token provider that hands out a fixed token to allowed hosts. */
+class StaticAccessTokenProvider {
+  constructor(token, hosts) {
+    this.token = token;
+    this.validator = new AllowedHostsValidator(new Set(hosts));
+  }
+  async getAuthorizationToken(url) {
+    return this.validator.isUrlHostValid(url) ? this.token : "";
+  }
+  getAllowedHostsValidator() {
+    return this.validator;
+  }
+}
+
+/**
+ * kiotaClient is what a Kiota beta SDK application writes, pointed at
+ * extdir. GraphBetaRequestAdapter is the SDK's FetchRequestAdapter (with the
+ * JSON/text serializers registered and Graph's middleware); a bare
+ * FetchRequestAdapter has no parse node factories and cannot read JSON.
+ */
+function kiotaClient(token, { httpClient } = {}) {
+  const { url, hostname } = serverInfo();
+  const auth = new BaseBearerTokenAuthenticationProvider(new StaticAccessTokenProvider(token, [hostname]));
+  const adapter = new GraphBetaRequestAdapter(auth, undefined, undefined, httpClient);
+  adapter.baseUrl = url;
+  assert.ok(adapter instanceof FetchRequestAdapter);
+  return { client: createGraphBetaServiceClient(adapter), adapter };
+}
+
+/** createPending creates n pending profiles with the classic client; returns their bodies. */
+async function createPending(client, n, extra = {}) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    out.push(await client.api("/directory/pendingExternalUserProfiles").post({ displayName: `Guest ${i}`, phoneNumber: phone(), ...extra }));
+  }
+  return out;
+}
+
+/** expectGraphError asserts that promise rejects with the classic client's GraphError. */
+async function expectGraphError(promise, statusCode, code) {
+  let err;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err, `expected a GraphError ${statusCode} ${code}, the call resolved`);
+  assert.ok(err instanceof GraphError, `expected a GraphError, got ${err?.constructor?.name}: ${err?.message ?? err}`);
+  assert.equal(err.statusCode, statusCode, `statusCode (body: ${err.body})`);
+  assert.equal(err.code, code, `code (body: ${err.body})`);
+  assert.equal(typeof err.message, "string");
+  assert.ok(err.message.length > 0, "message is not empty");
+  assert.match(err.requestId ?? "", GUID, "requestId from innerError['request-id']");
+  assert.ok(err.date instanceof Date && !Number.isNaN(err.date.getTime()), `date from innerError.date is a valid Date (body: ${err.body})`);
+  return err;
+}
+
+/** expectODataError asserts that promise rejects with the Kiota SDK's ODataError. */
+async function expectODataError(promise, statusCode, code) {
+  let err;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err, `expected an ODataError ${statusCode} ${code}, the call resolved`);
+  assert.equal(err.responseStatusCode, statusCode, `responseStatusCode (${err.message})`);
+  assert.ok(err.errorEscaped, `the error body was deserialized as ODataError (got ${err?.constructor?.name}: ${err?.message})`);
+  assert.equal(err.errorEscaped.code, code);
+  assert.equal(err.message, err.errorEscaped.message);
+  assert.ok(err.message.length > 0);
+  assert.match(err.errorEscaped.innerError?.requestId ?? "", GUID);
+  assert.match(err.errorEscaped.innerError?.clientRequestId ?? "", /.+/);
+  assert.ok(err.errorEscaped.innerError?.date instanceof Date && !Number.isNaN(err.errorEscaped.innerError.date.getTime()));
+  return err;
+}
+
+function assertFullPendingBody(body, { displayName, phoneNumber, oid }) {
+  assert.match(body["@odata.context"], /\/beta\/\$metadata#directory\/pendingExternalUserProfiles\/\$entity$/);
+  assert.match(body.id, GUID);
+  assert.equal(body.displayName, displayName);
+  assert.equal(body.phoneNumber, phoneNumber);
+  assert.equal(body.epoch, 1);
+  assert.equal(body.isEnabled, true);
+  assert.equal(body.isDiscoverable, true);
+  assert.equal(body.deletedDateTime, null);
+  assert.equal(body.createdBy, oid);
+  assert.match(body.createdDateTime, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+  assert.ok(Math.abs(Date.parse(body.createdDateTime) - Date.now()) < 5 * 60 * 1000, "createdDateTime is now");
+  for (const p of ["companyName", "department", "jobTitle", "supervisorId"]) assert.ok(p in body && body[p] === null, `${p} is rendered as null`);
+  assert.equal(typeof body.address, "object");
+  assert.notEqual(body.address, null);
+  assert.deepEqual(Object.keys(body.address).sort(), [...ADDRESS_FIELDS].sort());
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+
+function defineTests() {
+  // ----- TLS ---------------------------------------------------------------
+
+  test("TLS: a client that does not trust the extdir certificate is refused, so trust really comes from NODE_EXTRA_CA_CERTS", plain, () => {
+    const { url } = serverInfo();
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    delete env.NODE_TLS_REJECT_UNAUTHORIZED;
+    delete env.NODE_TEST_CONTEXT;
+    const probe = `fetch(${JSON.stringify(url + "/directory/pendingExternalUserProfiles")}).then(r => console.log("STATUS " + r.status), e => console.log("ERROR " + (e.cause?.code ?? e.message)))`;
+    const untrusted = spawnSync(process.execPath, ["-e", probe], { env, encoding: "utf8", timeout: 10000 });
+    assert.match(untrusted.stdout, /^ERROR .*(CERT|SELF_SIGNED|UNABLE_TO_VERIFY)/m, untrusted.stdout + untrusted.stderr);
+    const trusted = spawnSync(process.execPath, ["-e", probe], { env: { ...env, NODE_EXTRA_CA_CERTS: serverInfo().cert }, encoding: "utf8", timeout: 10000 });
+    assert.match(trusted.stdout, /^STATUS 401$/m, trusted.stdout + trusted.stderr);
+  });
+
+  // ----- classic client (@microsoft/microsoft-graph-client 3.x) -------------
+
+  test("classic client: POST /directory/pendingExternalUserProfiles resolves to the created entity (id, displayName, phoneNumber, epoch 1, address object)", plain, async () => {
+    const { token, oid } = tenantCtx();
+    const client = classicClient(token);
+    const phoneNumber = phone();
+    const body = await client.api("/directory/pendingExternalUserProfiles").post({ displayName: "Bob Henry", phoneNumber });
+    assertFullPendingBody(body, { displayName: "Bob Henry", phoneNumber, oid });
+    for (const f of ADDRESS_FIELDS) assert.equal(body.address[f], null);
+
+    // With optional properties and the address the SDK sample shapes use.
+    const phone2 = phone();
+    const rich = await client.api("/directory/pendingExternalUserProfiles").post({
+      "@odata.type": "#microsoft.graph.pendingExternalUserProfile",
+      displayName: "Ana Díaz",
+      phoneNumber: phone2,
+      companyName: "Contoso",
+      department: "Sales",
+      jobTitle: "Buyer",
+      supervisorId: "sup-1",
+      isDiscoverable: false,
+      address: { "@odata.type": "#microsoft.graph.physicalOfficeAddress", city: "Seattle", street: "1 Main St" },
+    });
+    assert.equal(rich.displayName, "Ana Díaz");
+    assert.equal(rich.companyName, "Contoso");
+    assert.equal(rich.isDiscoverable, false);
+    assert.equal(rich.isEnabled, true);
+    assert.deepEqual(rich.address, { city: "Seattle", countryOrRegion: null, officeLocation: null, postalCode: null, state: null, street: "1 Main St" });
+
+    // The raw response: 201, Location of the new entity, Graph's headers.
+    const raw = await client
+      .api("/directory/pendingExternalUserProfiles")
+      .responseType(ResponseType.RAW)
+      .post({ displayName: "Raw", phoneNumber: phone() });
+    assert.equal(raw.status, 201);
+    const created = await raw.json();
+    assert.equal(raw.headers.get("location"), `${serverInfo().url}/directory/pendingExternalUserProfiles/${created.id}`);
+    assert.match(raw.headers.get("content-type"), /^application\/json;/);
+    assert.equal(raw.headers.get("odata-version"), "4.0");
+    assert.match(raw.headers.get("request-id"), GUID);
+    assert.ok(raw.headers.get("client-request-id"), "client-request-id echoed");
+  });
+
+  test("classic client: PageIterator over $top=3 pages visits each of 7 profiles exactly once", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const created = await createPending(client, 7);
+    const first = await client.api("/directory/pendingExternalUserProfiles").top(3).get();
+    assert.equal(first.value.length, 3);
+    assert.equal(typeof first["@odata.nextLink"], "string");
+    const seen = [];
+    const it = new PageIterator(client, first, (p) => {
+      seen.push(p.id);
+      return true;
+    });
+    await it.iterate();
+    assert.ok(it.isComplete(), "iterator completed");
+    assert.equal(seen.length, 7, `ids seen: ${seen}`);
+    assert.equal(new Set(seen).size, 7, "no id twice");
+    assert.deepEqual([...seen].sort(), created.map((p) => p.id).sort());
+  });
+
+  test("classic client: following @odata.nextLink by hand keeps $top and $select and yields each id once", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const created = await createPending(client, 5, { companyName: "Fabrikam" });
+    const seen = [];
+    const pages = [];
+    let res = await client.api("/directory/pendingExternalUserProfiles").top(2).select(["displayName", "companyName"]).get();
+    for (;;) {
+      pages.push(res.value.length);
+      assert.ok(res.value.length <= 2, "a page holds at most $top items");
+      for (const p of res.value) {
+        seen.push(p.id);
+        assert.equal(p.companyName, "Fabrikam");
+        assert.ok(!("phoneNumber" in p), "$select is kept on every page");
+      }
+      const next = res["@odata.nextLink"];
+      if (!next) break;
+      assert.ok(next.startsWith(serverInfo().url + "/directory/pendingExternalUserProfiles?"), `nextLink is absolute under the base URL: ${next}`);
+      assert.ok(pages.length < 10, "paging terminates");
+      res = await client.api(next).get();
+    }
+    assert.deepEqual(pages, [2, 2, 1]);
+    assert.deepEqual([...seen].sort(), created.map((p) => p.id).sort());
+  });
+
+  test("classic client: a profile created between two pages neither repeats nor hides an existing one", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const created = await createPending(client, 4);
+    const first = await client.api("/directory/pendingExternalUserProfiles").top(2).get();
+    const [late] = await createPending(client, 1);
+    const seen = first.value.map((p) => p.id);
+    let next = first["@odata.nextLink"];
+    while (next) {
+      const page = await client.api(next).get();
+      seen.push(...page.value.map((p) => p.id));
+      next = page["@odata.nextLink"];
+    }
+    assert.equal(new Set(seen).size, seen.length, `no id twice: ${seen}`);
+    for (const p of created) assert.ok(seen.includes(p.id), `existing profile ${p.id} was listed`);
+    assert.ok(seen.length === 4 || (seen.length === 5 && seen.includes(late.id)));
+  });
+
+  test("classic client: $select returns only the selected properties and id", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const [p] = await createPending(client, 1, { jobTitle: "Chef" });
+    const list = await client.api("/directory/pendingExternalUserProfiles").select(["displayName", "jobTitle"]).get();
+    assert.match(list["@odata.context"], /#directory\/pendingExternalUserProfiles\(displayName,jobTitle\)$/);
+    assert.equal(list.value.length, 1);
+    const props = (o) => Object.keys(o).filter((k) => !k.startsWith("@odata.")).sort();
+    assert.deepEqual(props(list.value[0]), ["displayName", "id", "jobTitle"]);
+    assert.equal(list.value[0].jobTitle, "Chef");
+    const one = await client.api(`/directory/pendingExternalUserProfiles/${p.id}`).select("phoneNumber").get();
+    assert.deepEqual(props(one), ["id", "phoneNumber"]);
+    assert.equal(one.phoneNumber, p.phoneNumber);
+  });
+
+  test("classic client: PATCH resolves with no body and GET then shows the change with epoch 2", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const [p] = await createPending(client, 1);
+    const got = await client.api(`/directory/pendingExternalUserProfiles/${p.id}`).get();
+    assert.deepEqual(got, p, "GET returns what POST returned");
+    const patched = await client.api(`/directory/pendingExternalUserProfiles/${p.id}`).patch({ displayName: "Renamed", companyName: "Northwind", address: { city: "Lisbon" } });
+    assert.equal(patched, undefined, "204 resolves to undefined");
+    const after = await client.api(`/directory/pendingExternalUserProfiles/${p.id}`).get();
+    assert.equal(after.displayName, "Renamed");
+    assert.equal(after.companyName, "Northwind");
+    assert.equal(after.address.city, "Lisbon");
+    assert.equal(after.phoneNumber, p.phoneNumber);
+    assert.equal(after.epoch, 2);
+  });
+
+  test("classic client: redeem turns the pending profile into an externalUserProfile with the same id", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const [p] = await createPending(client, 1, { companyName: "Litware" });
+    const ext = await client.api(`/directory/pendingExternalUserProfiles/${p.id}/redeem`).post({});
+    assert.match(ext["@odata.context"], /#directory\/externalUserProfiles\/\$entity$/);
+    assert.equal(ext.id, p.id);
+    assert.equal(ext.epoch, 2);
+    const got = await client.api(`/directory/externalUserProfiles/${p.id}`).get();
+    for (const k of ["id", "displayName", "phoneNumber", "companyName", "createdBy", "createdDateTime", "address"]) assert.deepEqual(got[k], p[k], k);
+    const list = await client.api("/directory/externalUserProfiles").get();
+    assert.deepEqual(list.value.map((x) => x.id), [p.id]);
+    await expectGraphError(client.api(`/directory/pendingExternalUserProfiles/${p.id}`).get(), 404, "Request_ResourceNotFound");
+  });
+
+  test("classic client: DELETE, the deletedItems type-cast listing and restore bring the profile back", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const [p, keep] = await createPending(client, 2);
+    assert.equal(await client.api(`/directory/pendingExternalUserProfiles/${p.id}`).delete(), undefined);
+    await expectGraphError(client.api(`/directory/pendingExternalUserProfiles/${p.id}`).get(), 404, "Request_ResourceNotFound");
+    const live = await client.api("/directory/pendingExternalUserProfiles").get();
+    assert.deepEqual(live.value.map((x) => x.id), [keep.id]);
+
+    const deleted = await client.api("/directory/deletedItems/microsoft.graph.pendingExternalUserProfile").get();
+    assert.equal(deleted.value.length, 1);
+    const d = deleted.value[0];
+    assert.equal(d.id, p.id);
+    assert.equal(d["@odata.type"], "#microsoft.graph.pendingExternalUserProfile");
+    assert.ok(!Number.isNaN(Date.parse(d.deletedDateTime)), "deletedDateTime is set");
+    const one = await client.api(`/directory/deletedItems/${p.id}`).get();
+    assert.equal(one.id, p.id);
+
+    // No body at all, as in the documented request.
+    const restored = await client.api(`/directory/deletedItems/${p.id}/restore`).post();
+    assert.equal(restored.id, p.id);
+    assert.equal(restored["@odata.type"], "#microsoft.graph.pendingExternalUserProfile");
+    assert.equal(restored.deletedDateTime, null);
+    const back = await client.api(`/directory/pendingExternalUserProfiles/${p.id}`).get();
+    assert.equal(back.displayName, p.displayName);
+    const none = await client.api("/directory/deletedItems/microsoft.graph.pendingExternalUserProfile").get();
+    assert.deepEqual(none.value, []);
+  });
+
+  test("classic client: an invalid phone number rejects with GraphError 400 Request_BadRequest", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const err = await expectGraphError(client.api("/directory/pendingExternalUserProfiles").post({ displayName: "Bad", phoneNumber: "555-0100" }), 400, "Request_BadRequest");
+    assert.match(err.message, /phoneNumber/);
+    const none = await client.api("/directory/pendingExternalUserProfiles").get();
+    assert.deepEqual(none.value, [], "nothing was stored");
+  });
+
+  test("classic client: an unknown id rejects with GraphError 404 Request_ResourceNotFound naming the id", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const id = randomUUID();
+    const err = await expectGraphError(client.api(`/directory/pendingExternalUserProfiles/${id}`).get(), 404, "Request_ResourceNotFound");
+    assert.match(err.message, new RegExp(id));
+    await expectGraphError(client.api(`/directory/pendingExternalUserProfiles/${id}`).patch({ displayName: "x" }), 404, "Request_ResourceNotFound");
+    await expectGraphError(client.api(`/directory/pendingExternalUserProfiles/${id}`).delete(), 404, "Request_ResourceNotFound");
+  });
+
+  test("classic client: without customHosts the client withholds the token and extdir answers GraphError 401 InvalidAuthenticationToken", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token, { customHosts: false });
+    await expectGraphError(client.api("/directory/pendingExternalUserProfiles").get(), 401, "InvalidAuthenticationToken");
+  });
+
+  test("classic client: /$count and $count=true answer with ConsistencyLevel: eventual", plain, async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    await createPending(client, 3);
+    const n = await client.api("/directory/pendingExternalUserProfiles/$count").header("ConsistencyLevel", "eventual").get();
+    assert.equal(String(n), "3");
+    const page = await client.api("/directory/pendingExternalUserProfiles").header("ConsistencyLevel", "eventual").count(true).top(2).get();
+    assert.equal(page["@odata.count"], 3);
+    assert.equal(page.value.length, 2);
+  });
+
+  test("classic client: the documented $filter companyName eq 'x' returns only the matching profiles", gap("$filter answers 400 Request_UnsupportedQuery \"The query option '$filter' is not supported yet.\" (graph/handlers.go query())"), async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const [a] = await createPending(client, 1, { companyName: "Wingtip" });
+    await createPending(client, 1, { companyName: "Other" });
+    const res = await client.api("/directory/pendingExternalUserProfiles").filter("companyName eq 'Wingtip'").get();
+    assert.deepEqual(res.value.map((x) => x.id), [a.id]);
+  });
+
+  test("classic client: $orderby=displayName desc returns the profiles in that order", gap("$orderby answers 400 Request_UnsupportedQuery \"The query option '$orderby' is not supported yet.\" (graph/handlers.go query())"), async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    for (const name of ["Bravo", "Alpha", "Charlie"]) await createPending(client, 1, { displayName: name });
+    const res = await client.api("/directory/pendingExternalUserProfiles").orderby("displayName desc").get();
+    assert.deepEqual(res.value.map((x) => x.displayName), ["Charlie", "Bravo", "Alpha"]);
+  });
+
+  test("classic client: $search \"displayName:...\" with ConsistencyLevel: eventual finds the matching profile", gap("$search answers 400 Request_UnsupportedQuery \"The query option '$search' is not supported yet.\" (graph/handlers.go query())"), async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const [a] = await createPending(client, 1, { displayName: "Zelda Quartz" });
+    await createPending(client, 1, { displayName: "Other Person" });
+    const res = await client.api("/directory/pendingExternalUserProfiles").header("ConsistencyLevel", "eventual").search('"displayName:Zelda"').get();
+    assert.deepEqual(res.value.map((x) => x.id), [a.id]);
+  });
+
+  test("classic client: a JSON batch (BatchRequestContent) creates and reads profiles", gap("POST /beta/$batch is in the contract but not routed: 400 BadRequest \"Resource not found for the segment '$batch'.\""), async () => {
+    const { token } = tenantCtx();
+    const client = classicClient(token);
+    const { origin } = serverInfo();
+    const p = phone();
+    const batch = new BatchRequestContent([
+      {
+        id: "1",
+        request: new Request(`${origin}/beta/directory/pendingExternalUserProfiles`, {
+          method: "POST",
+          body: JSON.stringify({ displayName: "Batched", phoneNumber: p }),
+          headers: { "Content-Type": "application/json" },
+        }),
+      },
+      { id: "2", dependsOn: ["1"], request: new Request(`${origin}/beta/directory/pendingExternalUserProfiles`, { method: "GET" }) },
+    ]);
+    const res = new BatchResponseContent(await client.api("/$batch").post(await batch.getContent()));
+    const created = res.getResponseById("1");
+    assert.equal(created.status, 201);
+    assert.equal((await created.json()).phoneNumber, p);
+    const listed = res.getResponseById("2");
+    assert.equal(listed.status, 200);
+    assert.equal((await listed.json()).value.length, 1);
+  });
+
+  // ----- Kiota beta SDK (@microsoft/msgraph-beta-sdk + -directory) ----------
+
+  test("kiota beta SDK: pendingExternalUserProfiles.post deserializes the created profile (Date createdDateTime, address object, booleans)", plain, async () => {
+    const { token, oid } = tenantCtx();
+    const { client } = kiotaClient(token);
+    const phoneNumber = phone();
+    const before = Date.now();
+    const p = await client.directory.pendingExternalUserProfiles.post({
+      odataType: "#microsoft.graph.pendingExternalUserProfile",
+      displayName: "Kiota Guest",
+      phoneNumber,
+      companyName: "Adatum",
+      isEnabled: false,
+      address: { city: "Oslo", countryOrRegion: "NO" },
+    });
+    assert.match(p.id, GUID);
+    assert.equal(p.displayName, "Kiota Guest");
+    assert.equal(p.phoneNumber, phoneNumber);
+    assert.equal(p.companyName, "Adatum");
+    assert.equal(p.isEnabled, false);
+    assert.equal(p.isDiscoverable, true);
+    assert.equal(p.createdBy, oid);
+    assert.ok(p.createdDateTime instanceof Date, "createdDateTime is a Date");
+    assert.ok(Math.abs(p.createdDateTime.getTime() - before) < 5 * 60 * 1000);
+    // Kiota turns JSON null into undefined.
+    assert.equal(p.deletedDateTime, undefined);
+    assert.equal(p.address.city, "Oslo");
+    assert.equal(p.address.countryOrRegion, "NO");
+    assert.equal(p.address.street, undefined);
+    // The SDK's model has no epoch property: it lands in additionalData.
+    assert.equal(p.additionalData?.epoch, 1);
+  });
+
+  test("kiota beta SDK: get with top and select pages through odataNextLink via withUrl, each id once", plain, async () => {
+    const { token } = tenantCtx();
+    const { client } = kiotaClient(token);
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push((await client.directory.pendingExternalUserProfiles.post({ displayName: `K${i}`, phoneNumber: phone(), department: "Ops" })).id);
+    const seen = [];
+    let pages = 0;
+    let page = await client.directory.pendingExternalUserProfiles.get({ queryParameters: { top: 2, select: ["displayName", "department"] } });
+    for (;;) {
+      pages++;
+      assert.ok(page.value.length <= 2);
+      for (const p of page.value) {
+        seen.push(p.id);
+        assert.equal(p.department, "Ops");
+        assert.equal(p.phoneNumber, undefined, "unselected properties are absent");
+        assert.equal(p.createdDateTime, undefined);
+      }
+      if (!page.odataNextLink) break;
+      assert.ok(pages < 10, "paging terminates");
+      page = await client.directory.pendingExternalUserProfiles.withUrl(page.odataNextLink).get();
+    }
+    assert.equal(pages, 3);
+    assert.deepEqual([...seen].sort(), [...ids].sort());
+  });
+
+  test("kiota beta SDK: msgraph-sdk-core PageIterator visits each profile once", plain, async () => {
+    const { token } = tenantCtx();
+    const { client, adapter } = kiotaClient(token);
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await client.directory.pendingExternalUserProfiles.post({ displayName: `I${i}`, phoneNumber: phone() })).id);
+    const first = await client.directory.pendingExternalUserProfiles.get({ queryParameters: { top: 3 } });
+    const seen = [];
+    const it = new KiotaPageIterator(
+      adapter,
+      first,
+      (p) => {
+        seen.push(p.id);
+        return true;
+      },
+      createPendingExternalUserProfileCollectionResponseFromDiscriminatorValue,
+      { XXX: createODataErrorFromDiscriminatorValue },
+    );
+    await it.iterate();
+    assert.equal(it.getPagingState(), "Complete");
+    assert.deepEqual([...seen].sort(), [...ids].sort());
+  });
+
+  test("kiota beta SDK: byPendingExternalUserProfileId patch resolves and get shows the change", plain, async () => {
+    const { token } = tenantCtx();
+    const { client } = kiotaClient(token);
+    const p = await client.directory.pendingExternalUserProfiles.post({ displayName: "Before", phoneNumber: phone() });
+    const item = client.directory.pendingExternalUserProfiles.byPendingExternalUserProfileId(p.id);
+    const res = await item.patch({ odataType: "#microsoft.graph.pendingExternalUserProfile", displayName: "After", jobTitle: "Lead", isDiscoverable: false });
+    assert.equal(res, undefined, "204 resolves to undefined");
+    const got = await item.get();
+    assert.equal(got.displayName, "After");
+    assert.equal(got.jobTitle, "Lead");
+    assert.equal(got.isDiscoverable, false);
+    assert.equal(got.additionalData?.epoch, 2);
+    assert.equal(got.createdDateTime.getTime(), p.createdDateTime.getTime());
+    const sel = await item.get({ queryParameters: { select: ["jobTitle"] } });
+    assert.equal(sel.jobTitle, "Lead");
+    assert.equal(sel.displayName, undefined);
+  });
+
+  test("kiota beta SDK: delete resolves, get then rejects with ODataError 404, and deletedItems list/get/restore return the profile typed by @odata.type", plain, async () => {
+    const { token } = tenantCtx();
+    const { client } = kiotaClient(token);
+    const p = await client.directory.pendingExternalUserProfiles.post({ displayName: "Doomed", phoneNumber: phone() });
+    const item = client.directory.pendingExternalUserProfiles.byPendingExternalUserProfileId(p.id);
+    assert.equal(await item.delete(), undefined);
+    const err = await expectODataError(item.get(), 404, "Request_ResourceNotFound");
+    assert.match(err.message, new RegExp(p.id));
+
+    // The SDK has no builder for this type cast (only graphUser, graphGroup, ...):
+    // an application reaches it with withUrl on the deletedItems builder.
+    const deleted = await client.directory.deletedItems.withUrl(`${serverInfo().url}/directory/deletedItems/microsoft.graph.pendingExternalUserProfile`).get();
+    assert.equal(deleted.value.length, 1);
+    const d = deleted.value[0];
+    assert.equal(d.id, p.id);
+    assert.equal(d.odataType, "#microsoft.graph.pendingExternalUserProfile");
+    assert.equal(d.displayName, "Doomed", "deserialized as a pendingExternalUserProfile through the @odata.type discriminator");
+    assert.ok(d.deletedDateTime instanceof Date);
+
+    const one = await client.directory.deletedItems.byDirectoryObjectId(p.id).get();
+    assert.equal(one.odataType, "#microsoft.graph.pendingExternalUserProfile");
+    assert.equal(one.phoneNumber, p.phoneNumber);
+
+    const restored = await client.directory.deletedItems.byDirectoryObjectId(p.id).restore.post();
+    assert.equal(restored.id, p.id);
+    assert.equal(restored.odataType, "#microsoft.graph.pendingExternalUserProfile");
+    assert.equal(restored.displayName, "Doomed");
+    assert.equal(restored.deletedDateTime, undefined, "deletedDateTime is null again (Kiota reads null as undefined)");
+    assert.equal((await item.get()).id, p.id);
+  });
+
+  test("kiota beta SDK: externalUserProfiles list and get return a redeemed profile (redeem sent as a hand-built RequestInformation)", plain, async () => {
+    const { token } = tenantCtx();
+    const { client, adapter } = kiotaClient(token);
+    const p = await client.directory.pendingExternalUserProfiles.post({ displayName: "Redeemer", phoneNumber: phone(), supervisorId: "boss" });
+    // redeem is extdir's extension: the SDK has no builder for it.
+    const ri = new RequestInformation(HttpMethod.POST, "{+baseurl}/directory/pendingExternalUserProfiles/{id}/redeem", { id: p.id });
+    ri.headers.tryAdd("Accept", "application/json");
+    const ext = await adapter.send(ri, createExternalUserProfileFromDiscriminatorValue, { XXX: createODataErrorFromDiscriminatorValue });
+    assert.equal(ext.id, p.id);
+    assert.equal(ext.supervisorId, "boss");
+    assert.ok(ext.createdDateTime instanceof Date);
+
+    const list = await client.directory.externalUserProfiles.get({ queryParameters: { top: 10 } });
+    assert.deepEqual(list.value.map((x) => x.id), [p.id]);
+    assert.equal(list.odataNextLink, undefined);
+    const got = await client.directory.externalUserProfiles.byExternalUserProfileId(p.id).get();
+    assert.equal(got.displayName, "Redeemer");
+    assert.equal(got.phoneNumber, p.phoneNumber);
+    assert.equal(got.createdDateTime.getTime(), p.createdDateTime.getTime());
+    await client.directory.externalUserProfiles.byExternalUserProfileId(p.id).patch({ department: "Field" });
+    assert.equal((await client.directory.externalUserProfiles.byExternalUserProfileId(p.id).get()).department, "Field");
+    await expectODataError(client.directory.pendingExternalUserProfiles.byPendingExternalUserProfileId(p.id).get(), 404, "Request_ResourceNotFound");
+    await expectODataError(client.directory.externalUserProfiles.post({ displayName: "x", phoneNumber: phone() }), 405, "Request_BadRequest");
+  });
+
+  test("kiota beta SDK: an invalid phone number rejects with ODataError 400 Request_BadRequest", plain, async () => {
+    const { token } = tenantCtx();
+    const { client } = kiotaClient(token);
+    const err = await expectODataError(client.directory.pendingExternalUserProfiles.post({ displayName: "Bad", phoneNumber: "12345" }), 400, "Request_BadRequest");
+    assert.match(err.message, /phoneNumber/);
+    await expectODataError(client.directory.pendingExternalUserProfiles.post({ displayName: "NoPhone" }), 400, "Request_BadRequest");
+  });
+
+  test("kiota beta SDK: count.get with ConsistencyLevel: eventual returns a number, and count: true fills odataCount", plain, async () => {
+    const { token } = tenantCtx();
+    const { client } = kiotaClient(token);
+    for (let i = 0; i < 3; i++) await client.directory.pendingExternalUserProfiles.post({ displayName: `C${i}`, phoneNumber: phone() });
+    const n = await client.directory.pendingExternalUserProfiles.count.get({ headers: { ConsistencyLevel: "eventual" } });
+    assert.equal(n, 3);
+    const page = await client.directory.pendingExternalUserProfiles.get({ headers: { ConsistencyLevel: "eventual" }, queryParameters: { count: true, top: 1 } });
+    assert.equal(page.odataCount, 3);
+    assert.equal(page.value.length, 1);
+    await expectODataError(client.directory.pendingExternalUserProfiles.count.get(), 400, "Request_BadRequest");
+  });
+
+  test("kiota beta SDK: a token with only PendingExternalUserProfile.Read.All can list but its POST rejects with ODataError 403 Authorization_RequestDenied", plain, async () => {
+    const tenant = randomUUID();
+    const reader = mintToken({ tenant, roles: ["PendingExternalUserProfile.Read.All"] });
+    const { client } = kiotaClient(reader);
+    const list = await client.directory.pendingExternalUserProfiles.get();
+    assert.deepEqual(list.value, []);
+    await expectODataError(client.directory.pendingExternalUserProfiles.post({ displayName: "No", phoneNumber: phone() }), 403, "Authorization_RequestDenied");
+  });
+
+  test("kiota beta SDK with the backing store: get, change one property, patch sends only that change and succeeds", plain, async () => {
+    const { token } = tenantCtx();
+    const { client, adapter } = kiotaClient(token);
+    adapter.enableBackingStore(new InMemoryBackingStoreFactory());
+    const p = await client.directory.pendingExternalUserProfiles.post({ displayName: "Round", phoneNumber: phone() });
+    const item = client.directory.pendingExternalUserProfiles.byPendingExternalUserProfileId(p.id);
+    const got = await item.get();
+    got.displayName = "Trip";
+    // Only the dirty property is serialized: {"displayName":"Trip"}. Without the
+    // backing store the SDK would send the whole object back, id and
+    // createdDateTime included, which Graph refuses as read-only.
+    await item.patch(got);
+    const after = await item.get();
+    assert.equal(after.displayName, "Trip");
+    assert.equal(after.additionalData?.epoch, 2);
+  });
+
+  test("kiota beta SDK with the performance middlewares: a gzip-compressed body gets Graph's own answer, 400 BadRequest 'Unable to read JSON request payload', and nothing is stored", plain, async () => {
+    // Graph answers a compressed body with exactly this 400 (msgraph-sdk-design
+    // middleware/CompressionHandler.md); the Graph SDK design falls back to an
+    // uncompressed body on it, but kiota-http-fetchlibrary's CompressionHandler
+    // only falls back on 415, so this client fails against Graph as well.
+    const { token } = tenantCtx();
+    const { client } = kiotaClient(token, { httpClient: new HttpClient(undefined, ...MiddlewareFactory.getPerformanceMiddlewares()) });
+    const err = await expectODataError(client.directory.pendingExternalUserProfiles.post({ displayName: "Zipped", phoneNumber: phone() }), 400, "BadRequest");
+    assert.equal(err.message, "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.");
+    const { client: plainClient } = kiotaClient(token);
+    assert.deepEqual((await plainClient.directory.pendingExternalUserProfiles.get()).value, []);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Role dispatch (last, so that every fixture above is initialised).
+
+if (!isInner()) {
+  // Outer role: start extdir, re-run this file with its certificate trusted.
+  try {
+    process.exitCode = await runOuter(fileURLToPath(import.meta.url));
+  } catch (err) {
+    test("extdir starts over https and the compatibility suite runs", () => {
+      throw err;
+    });
+  }
+} else {
+  defineTests();
+}
