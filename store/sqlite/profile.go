@@ -1,0 +1,362 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/extdir/extdir"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// The statements below are built from extdir.Columns, so that a property is
+// named once, in the property table; migrate.checkSchema holds the table to
+// the same list.
+var (
+	// selectProfile reads a whole row: seq, tenant, kind, then every column.
+	selectProfile = "SELECT seq, tenant, kind, " + columnList() + " FROM profiles"
+	selectByID    = selectProfile + " WHERE tenant = ? AND id = ?"
+	insertProfile = "INSERT INTO profiles (tenant, kind, " + columnList() + ") VALUES (?, ?" + strings.Repeat(", ?", len(extdir.Columns)) + ")"
+	// updateProfile rewrites every column but the identity (tenant, id, seq).
+	updateProfile = func() string {
+		var sb strings.Builder
+		sb.WriteString("UPDATE profiles SET kind = ?")
+		for _, p := range extdir.Columns {
+			if p == idProperty {
+				continue
+			}
+			sb.WriteString(", ")
+			sb.WriteString(p.Column)
+			sb.WriteString(" = ?")
+		}
+		sb.WriteString(" WHERE seq = ?")
+		return sb.String()
+	}()
+)
+
+// idProperty is the key: with the tenant, it names a row, so no update
+// rewrites it.
+var idProperty, _ = extdir.PropertyByName("id")
+
+// rowWidth is the number of values selectProfile yields per row.
+var rowWidth = 3 + len(extdir.Columns)
+
+// columnList joins every column name.
+func columnList() string {
+	names := make([]string, len(extdir.Columns))
+	for i, p := range extdir.Columns {
+		names[i] = p.Column
+	}
+	return strings.Join(names, ", ")
+}
+
+// encode turns a property value into what its column stores.
+func encode(p *extdir.Property, v extdir.Value) any {
+	if v.Null {
+		return nil
+	}
+	switch p.Type {
+	case extdir.TypeBoolean:
+		if v.Bool {
+			return int64(1)
+		}
+		return int64(0)
+	case extdir.TypeDateTimeOffset:
+		return v.Time.Unix()
+	case extdir.TypeInt32:
+		return v.Int
+	default:
+		return v.Str
+	}
+}
+
+// decode turns what a column holds back into a property value.
+func decode(p *extdir.Property, src any) (extdir.Value, error) {
+	switch src := src.(type) {
+	case nil:
+		return extdir.Value{Null: true}, nil
+	case string:
+		if p.Type == extdir.TypeString {
+			return extdir.Value{Str: src}, nil
+		}
+	case int64:
+		switch p.Type {
+		case extdir.TypeBoolean:
+			return extdir.Value{Bool: src != 0}, nil
+		case extdir.TypeDateTimeOffset:
+			return extdir.Value{Time: time.Unix(src, 0).UTC()}, nil
+		case extdir.TypeInt32:
+			return extdir.Value{Int: src}, nil
+		}
+	}
+	return extdir.Value{}, fmt.Errorf("column %s holds %T, not a %s", p.Column, src, p.Type.EDMName())
+}
+
+// profileArgs lists the values of every column of p, in extdir.Columns
+// order, after prefix.
+func profileArgs(p *extdir.Profile, prefix ...any) []any {
+	args := make([]any, 0, len(prefix)+len(extdir.Columns)+1)
+	args = append(args, prefix...)
+	for _, c := range extdir.Columns {
+		args = append(args, encode(c, c.Get(p)))
+	}
+	return args
+}
+
+// updateArgs lists the values of updateProfile for p.
+func updateArgs(p *extdir.Profile) []any {
+	args := make([]any, 0, len(extdir.Columns)+1)
+	args = append(args, int64(p.Kind))
+	for _, c := range extdir.Columns {
+		if c != idProperty {
+			args = append(args, encode(c, c.Get(p)))
+		}
+	}
+	return append(args, p.Seq)
+}
+
+// normalize brings the times of p to what the store keeps, whole seconds in
+// UTC, so that the profile a write returns is the one a later read returns.
+func normalize(p *extdir.Profile) {
+	for _, c := range extdir.Columns {
+		if c.Type != extdir.TypeDateTimeOffset {
+			continue
+		}
+		if v := c.Get(p); !v.Null {
+			v.Time = extdir.Timestamp(v.Time)
+			c.Set(p, v)
+		}
+	}
+}
+
+// rowScanner is what *sql.Row and *sql.Rows have in common.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// scanProfile reads one row of selectProfile. Scanning into plain `any`
+// values keeps database/sql from converting anything: the values arrive as
+// the driver produced them and decode picks them apart by property type.
+func scanProfile(row rowScanner) (*extdir.Profile, error) {
+	buf := make([]any, 2*rowWidth) // one allocation for both halves
+	ptrs, vals := buf[:rowWidth], buf[rowWidth:]
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := row.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	seq, ok1 := vals[0].(int64)
+	tenant, ok2 := vals[1].(string)
+	kind, ok3 := vals[2].(int64)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, fmt.Errorf("row has seq %T, tenant %T, kind %T", vals[0], vals[1], vals[2])
+	}
+	p := &extdir.Profile{Seq: seq, Tenant: tenant, Kind: extdir.Kind(kind)}
+	for i, c := range extdir.Columns {
+		v, err := decode(c, vals[3+i])
+		if err != nil {
+			return nil, fmt.Errorf("profile seq %d: %w", seq, err)
+		}
+		c.Set(p, v)
+	}
+	return p, nil
+}
+
+// errDuplicateID is the clash on (tenant, id).
+var errDuplicateID = &extdir.Error{Code: extdir.EConflict, Message: "Another object with the same value for property id already exists."}
+
+// uniqueViolation maps a UNIQUE constraint failure to the domain error it
+// means, or returns nil for any other error. SQLite names the columns of the
+// violated index in the message, which is how the two uniqueness rules of the
+// table are told apart.
+func uniqueViolation(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return nil
+	}
+	msg := se.Error()
+	switch {
+	case strings.Contains(msg, "profiles.phone_number"):
+		return extdir.ErrPhoneTaken
+	case strings.Contains(msg, "profiles.id"):
+		return errDuplicateID
+	}
+	return nil
+}
+
+// Create inserts p and sets p.Seq; p's times are brought to whole seconds in
+// UTC, as stored.
+func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	normalize(p)
+	res, err := s.insert.ExecContext(ctx, profileArgs(p, p.Tenant, int64(p.Kind))...)
+	if err != nil {
+		if derr := uniqueViolation(err); derr != nil {
+			return derr
+		}
+		return fmt.Errorf("sqlite: create profile %s: %w", p.ID, err)
+	}
+	// The single write connection makes the last insert rowid this insert's.
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("sqlite: create profile %s: read seq: %w", p.ID, err)
+	}
+	p.Seq = seq
+	return nil
+}
+
+// Get returns the profile with the id in the tenant, live or soft-deleted,
+// of either kind.
+func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	p, err := scanProfile(s.get.QueryRowContext(ctx, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, extdir.NotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get profile %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// Update runs fn on the current row inside a write transaction and writes
+// back what it changed. fn must not change Tenant, Seq or ID: they identify
+// the row. A callback that changes nothing costs no write. fn runs while the
+// store's only write connection is held, so it must not call Create, Update,
+// Remove or Purge itself (it would wait for ever for that connection).
+func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var written *extdir.Profile
+	err := s.writeTx(ctx, tenant, id, func(tx *sql.Tx, p *extdir.Profile) error {
+		before := p.Clone()
+		if err := fn(p); err != nil {
+			return err
+		}
+		if p.Tenant != before.Tenant || p.Seq != before.Seq || p.ID != before.ID {
+			return fmt.Errorf("sqlite: update profile %s: the callback changed the tenant, seq or id", id)
+		}
+		normalize(p)
+		written = p
+		if !changed(before, p) {
+			return nil
+		}
+		if _, err := tx.StmtContext(ctx, s.update).ExecContext(ctx, updateArgs(p)...); err != nil {
+			if derr := uniqueViolation(err); derr != nil {
+				return derr
+			}
+			return fmt.Errorf("sqlite: update profile %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return written, nil
+}
+
+// changed reports whether b differs from a in anything the store keeps.
+func changed(a, b *extdir.Profile) bool {
+	if a.Kind != b.Kind {
+		return true
+	}
+	for _, c := range extdir.Columns {
+		va, vb := c.Get(a), c.Get(b)
+		if va.Null != vb.Null || encode(c, va) != encode(c, vb) {
+			return true
+		}
+	}
+	return false
+}
+
+// Remove deletes the profile for good if fn, given its current state,
+// returns nil.
+func (s *Store) Remove(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.writeTx(ctx, tenant, id, func(tx *sql.Tx, p *extdir.Profile) error {
+		if err := fn(p); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.remove).ExecContext(ctx, p.Seq); err != nil {
+			return fmt.Errorf("sqlite: remove profile %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// writeTx reads the row of (tenant, id) in a write transaction, hands it to
+// step, and commits if step returns nil. BEGIN IMMEDIATE (the writer's
+// transaction mode) takes the write lock before the read, so the row cannot
+// change between the read and the write. step's error is returned unchanged.
+func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(*sql.Tx, *extdir.Profile) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: write profile %s: begin: %w", id, err)
+	}
+	defer tx.Rollback()
+	p, err := scanProfile(tx.StmtContext(ctx, s.lock).QueryRowContext(ctx, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return extdir.NotFound(id)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: write profile %s: read: %w", id, err)
+	}
+	if err := step(tx, p); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: write profile %s: commit: %w", id, err)
+	}
+	return nil
+}
+
+// purgeBatchSQL deletes one batch of the rows soft-deleted before a time.
+const purgeBatchSQL = `DELETE FROM profiles WHERE seq IN (
+	SELECT seq FROM profiles WHERE deleted_at IS NOT NULL AND deleted_at < ? LIMIT ?)`
+
+// Purge deletes, in every tenant, the profiles soft-deleted before
+// deletedBefore. It works in batches of purgeBatch rows, each its own
+// transaction, so that other writers get the lock between batches.
+func (s *Store) Purge(ctx context.Context, deletedBefore time.Time) (int64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	// Stored times are whole seconds: a row deleted at second t is before a
+	// cutoff of t+0.5s, which the comparison must see as before t+1.
+	cutoff := deletedBefore.Unix()
+	if deletedBefore.Nanosecond() > 0 {
+		cutoff++
+	}
+	var total int64
+	for {
+		res, err := s.writer.ExecContext(ctx, purgeBatchSQL, cutoff, s.purgeBatch)
+		if err != nil {
+			return total, fmt.Errorf("sqlite: purge: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("sqlite: purge: %w", err)
+		}
+		total += n
+		if n < int64(s.purgeBatch) {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,321 @@
+// Package sqlite is the SQLite backend of store.Store, in pure Go
+// (modernc.org/sqlite): a durable single-file directory, or an in-memory one
+// for tests and development.
+//
+// SQLite allows one writer at a time, so the Store keeps one dedicated write
+// connection, on which every write runs as a BEGIN IMMEDIATE transaction
+// (read-modify-write callbacks then hold the write lock from their first read,
+// so they can neither deadlock on a lock upgrade nor lose an update), and a
+// separate pool of read-only connections for Get, List and Count. On a file
+// the journal is a WAL, so readers never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/store"
+
+	// The driver registers itself as "sqlite".
+	_ "modernc.org/sqlite"
+)
+
+// Memory is the path that selects an in-memory database; ":memory:" does too.
+const Memory = ""
+
+// Options tunes a Store; the zero value is ready to use.
+type Options struct {
+	// BusyTimeout bounds how long a statement waits for a lock held by
+	// another connection or process before failing; zero means 5 seconds.
+	BusyTimeout time.Duration
+	// Readers is the size of the read pool; zero means GOMAXPROCS, at least 4.
+	Readers int
+}
+
+// ErrClosed is what every call returns once Close has begun.
+var ErrClosed = &extdir.Error{Code: extdir.EUnavailable, Message: "The directory is shutting down."}
+
+// Store is a store.Store on one SQLite database. It is safe for concurrent
+// use.
+type Store struct {
+	path   string // "" in memory
+	writer *sql.DB
+	reader *sql.DB
+	// anchor keeps an in-memory database alive: SQLite frees it when its last
+	// connection closes, and the pools may close idle connections at will.
+	anchor *sql.Conn
+
+	// Statements prepared once at Open, on the pool that runs them.
+	get                          *sql.Stmt // reader
+	insert, lock, update, remove *sql.Stmt // writer
+	// reads holds the listing and counting statements, which vary with the
+	// query's shape.
+	reads *stmtCache
+	// purgeBatch bounds the rows one purge transaction deletes, so that a
+	// large purge never holds the write lock for long.
+	purgeBatch int
+
+	mu     sync.Mutex // guards closed and active
+	closed bool
+	active int
+	idle   *sync.Cond // signalled when active drops to zero after Close
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating it if need be) the database at path and brings its
+// schema up to date. A path of "" (Memory) or ":memory:" opens a fresh
+// in-memory database that lives as long as the Store and is shared by all of
+// its connections (memory has no WAL: a read waits while a write
+// transaction is open, which a test or a development server never notices);
+// anything else is a file, opened durable: WAL journal, synchronous=FULL (a
+// write that returned survives a crash of the process or the machine),
+// foreign keys on.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = max(runtime.GOMAXPROCS(0), 4)
+	}
+	if path == ":memory:" {
+		path = Memory
+	}
+	writerDSN, readerDSN, err := dataSourceNames(path, opts)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Store{path: path, purgeBatch: 1000}
+	s.idle = sync.NewCond(&s.mu)
+	ok := false
+	defer func() {
+		if !ok {
+			s.release()
+		}
+	}()
+
+	if s.reader, err = sql.Open("sqlite", readerDSN); err != nil {
+		return nil, fmt.Errorf("sqlite: open reader pool: %w", err)
+	}
+	// The anchor is one more connection than the readers get to use.
+	s.reader.SetMaxOpenConns(opts.Readers + 1)
+	s.reader.SetMaxIdleConns(opts.Readers + 1)
+	if path == Memory {
+		if s.anchor, err = s.reader.Conn(ctx); err != nil {
+			return nil, fmt.Errorf("sqlite: open in-memory database: %w", err)
+		}
+	}
+
+	if s.writer, err = sql.Open("sqlite", writerDSN); err != nil {
+		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+	}
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxLifetime(0)
+	s.writer.SetConnMaxIdleTime(0)
+
+	if path != Memory {
+		// journal_mode=WAL can silently stay as it was (a file system without
+		// shared memory): durability and concurrency both rest on it.
+		var mode string
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		if !strings.EqualFold(mode, "wal") {
+			return nil, fmt.Errorf("sqlite: open %s: journal mode is %q, want wal", path, mode)
+		}
+	}
+	if err := migrate(ctx, s.writer); err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ctx, s.writer); err != nil {
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// dataSourceNames builds the DSNs of the write connection and of the read
+// pool. Pragmas go in the DSN so that the driver applies them to every
+// connection it opens, including those the pool opens later.
+func dataSourceNames(path string, opts Options) (writer, reader string, err error) {
+	var name string
+	common := url.Values{}
+	common.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+	common.Add("_pragma", "foreign_keys(1)")
+	common.Add("_pragma", "temp_store(memory)")
+	if path == Memory {
+		// The memdb VFS shares one database between the connections that
+		// open the same name starting with "/"; the random name keeps two
+		// Stores of one process apart.
+		var b [12]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", "", fmt.Errorf("sqlite: name in-memory database: %w", err)
+		}
+		name = "file:/extdir-" + hex.EncodeToString(b[:])
+		common.Set("vfs", "memdb")
+	} else {
+		name = "file:" + (&url.URL{Path: path}).EscapedPath()
+		common.Add("_pragma", "synchronous(full)")
+	}
+
+	w := cloneValues(common)
+	w.Set("_txlock", "immediate")
+	if path != Memory {
+		w.Add("_pragma", "journal_mode(wal)")
+	}
+	r := cloneValues(common)
+	r.Set("_query_only", "1")
+	return name + "?" + w.Encode(), name + "?" + r.Encode(), nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := make(url.Values, len(v))
+	for k, vs := range v {
+		c[k] = append([]string(nil), vs...)
+	}
+	return c
+}
+
+// prepare compiles the hot statements once, so that no call pays for
+// parsing and planning.
+func (s *Store) prepare(ctx context.Context) error {
+	stmts := []struct {
+		dst   **sql.Stmt
+		db    *sql.DB
+		query string
+	}{
+		{&s.get, s.reader, selectByID},
+		{&s.insert, s.writer, insertProfile},
+		{&s.lock, s.writer, selectByID},
+		{&s.update, s.writer, updateProfile},
+		{&s.remove, s.writer, "DELETE FROM profiles WHERE seq = ?"},
+	}
+	for _, st := range stmts {
+		stmt, err := st.db.PrepareContext(ctx, st.query)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", st.query, err)
+		}
+		*st.dst = stmt
+	}
+	s.reads = newStmtCache(s.reader, 64)
+	return nil
+}
+
+// enter admits a call unless the store is closing; every admitted call must
+// leave.
+func (s *Store) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.active++
+	return nil
+}
+
+func (s *Store) leave() {
+	s.mu.Lock()
+	s.active--
+	if s.active == 0 && s.closed {
+		s.idle.Broadcast()
+	}
+	s.mu.Unlock()
+}
+
+// Ping reports whether both the read pool and the write connection answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping reader: %w", err)
+	}
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping writer: %w", err)
+	}
+	return nil
+}
+
+// Close refuses new calls (they get ErrClosed), waits for the calls in
+// flight, then releases the database. On a file it first folds the WAL back
+// into the database file, so that a closed database is a single file. Calling
+// Close again does nothing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for s.active > 0 {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
+
+	var errs []error
+	if s.path != Memory {
+		// optimize refreshes the planner's statistics where they have drifted;
+		// the checkpoint leaves an empty WAL behind.
+		for _, pragma := range []string{"PRAGMA optimize", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+			if _, err := s.writer.Exec(pragma); err != nil {
+				errs = append(errs, fmt.Errorf("sqlite: close: %s: %w", pragma, err))
+			}
+		}
+	}
+	if err := s.release(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// release finalizes the statements and closes the connections; it is also
+// how a failed Open cleans up after itself.
+func (s *Store) release() error {
+	var errs []error
+	if s.reads != nil {
+		if err := s.reads.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, st := range []*sql.Stmt{s.get, s.insert, s.lock, s.update, s.remove} {
+		if st != nil {
+			if err := st.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("sqlite: close statement: %w", err))
+			}
+		}
+	}
+	if s.writer != nil {
+		if err := s.writer.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: close writer: %w", err))
+		}
+	}
+	// The anchor goes last but one: the in-memory database dies with it.
+	if s.anchor != nil {
+		if err := s.anchor.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: close in-memory database: %w", err))
+		}
+	}
+	if s.reader != nil {
+		if err := s.reader.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: close reader pool: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
