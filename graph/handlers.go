@@ -407,12 +407,30 @@ func eventual(r *http.Request) bool {
 	return strings.EqualFold(strings.TrimSpace(r.Header.Get("ConsistencyLevel")), "eventual")
 }
 
-// query turns the parsed options into a store query for the caller's tenant.
+// query turns the parsed options into a store query for the caller's tenant:
+// $filter and $search checked against the property table, $orderby resolved.
 func (s *Server) query(c *call, opts *odata.Options, deleted bool) (store.Query, error) {
 	q := store.Query{Tenant: c.caller.Tenant, Kind: c.kind, Deleted: deleted}
-	for _, name := range []string{"filter", "orderby", "search"} {
-		if opts.Has(name) {
-			return q, extdir.Errorf(extdir.EUnsupportedQuery, "The query option '$%s' is not supported yet.", name)
+	var err error
+	// An empty option is no option, as clients that build URLs from empty
+	// settings expect.
+	if strings.TrimSpace(opts.Filter) != "" {
+		if q.Filter, err = odata.Filter(opts.Filter, c.kind); err != nil {
+			return q, err
+		}
+	}
+	if strings.TrimSpace(opts.OrderBy) != "" {
+		if q.OrderBy, err = odata.ParseOrderBy(opts.OrderBy, c.kind); err != nil {
+			return q, err
+		}
+	}
+	if strings.TrimSpace(opts.Search) != "" {
+		// $search is one of Graph's advanced queries on directory objects.
+		if !eventual(c.r) {
+			return q, extdir.Errorf(extdir.EInvalid, "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'")
+		}
+		if q.Search, err = odata.ParseSearch(opts.Search, c.kind); err != nil {
+			return q, err
 		}
 	}
 	return q, nil

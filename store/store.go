@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/odata"
 )
 
 // Store keeps profiles. Every method is scoped to one tenant: no call ever
@@ -65,6 +66,10 @@ type Query struct {
 	Kind   extdir.Kind
 	// Deleted selects soft-deleted profiles instead of live ones.
 	Deleted bool
+	// Filter is a checked $filter tree (odata.Filter), nil for none.
+	Filter odata.Expr
+	// Search is a parsed $search, nil for none.
+	Search *odata.Search
 	// OrderBy sorts the page; empty means insertion order. The store always
 	// adds Seq as the final tie-breaker, so every order is total.
 	OrderBy []Order
@@ -76,10 +81,7 @@ type Query struct {
 }
 
 // Order is one $orderby term on a sortable property.
-type Order struct {
-	Prop *extdir.Property
-	Desc bool
-}
+type Order = odata.Order
 
 // Cursor names the last row of a page by its sort keys, so that the next
 // page is "everything after it": keyset paging, stable under inserts and

@@ -10,6 +10,7 @@ import (
 
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/sqlfilter"
 )
 
 // List returns one page of q: the rows after q.After in q's order, at most
@@ -53,7 +54,10 @@ func (s *Store) Count(ctx context.Context, q store.Query) (int64, error) {
 		return 0, err
 	}
 	defer s.leave()
-	query, args := countSQL(q)
+	query, args, err := countSQL(q)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count: %w", err)
+	}
 	rows, err := s.reads.query(ctx, query, args...)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count: %w", err)
@@ -82,7 +86,9 @@ func listSQL(q store.Query) (string, []any, error) {
 		return "", nil, err
 	}
 	b.sql.WriteString(selectProfile)
-	b.where(q)
+	if err := b.where(q); err != nil {
+		return "", nil, err
+	}
 	if q.After != nil {
 		if err := b.after(q.After); err != nil {
 			return "", nil, err
@@ -95,11 +101,13 @@ func listSQL(q store.Query) (string, []any, error) {
 }
 
 // countSQL is the statement that counts q's rows.
-func countSQL(q store.Query) (string, []any) {
+func countSQL(q store.Query) (string, []any, error) {
 	var b queryBuilder
 	b.sql.WriteString("SELECT count(*) FROM profiles")
-	b.where(q)
-	return b.sql.String(), b.args
+	if err := b.where(q); err != nil {
+		return "", nil, err
+	}
+	return b.sql.String(), b.args, nil
 }
 
 // A sortTerm is one key of a listing's order, as SQL.
@@ -143,10 +151,12 @@ func newQueryBuilder(order []store.Order) (*queryBuilder, error) {
 	return b, nil
 }
 
-// where selects the tenant, kind and state of q. The deleted_at terms are
-// written exactly as the partial indexes' WHERE clauses are, which is what
-// lets the planner use those indexes.
-func (b *queryBuilder) where(q store.Query) {
+// where selects the tenant, kind and state of q, then applies its $filter
+// and $search. The deleted_at terms are written exactly as the partial
+// indexes' WHERE clauses are, which is what lets the planner use those
+// indexes. The filter's columns come from the property table only and its
+// values are bound arguments (store/sqlfilter).
+func (b *queryBuilder) where(q store.Query) error {
 	b.sql.WriteString(" WHERE tenant = ? AND kind = ? AND deleted_at ")
 	if q.Deleted {
 		b.sql.WriteString("IS NOT NULL")
@@ -154,6 +164,23 @@ func (b *queryBuilder) where(q store.Query) {
 		b.sql.WriteString("IS NULL")
 	}
 	b.args = append(b.args, q.Tenant, int64(q.Kind))
+	if q.Filter != nil {
+		cond, args, err := sqlfilter.Where(q.Filter, sqlfilter.SQLite{}, len(b.args))
+		if err != nil {
+			return err
+		}
+		b.sql.WriteString(" AND (" + cond + ")")
+		b.args = append(b.args, args...)
+	}
+	if q.Search != nil {
+		cond, args, err := sqlfilter.SearchWhere(q.Search, sqlfilter.SQLite{}, len(b.args))
+		if err != nil {
+			return err
+		}
+		b.sql.WriteString(" AND (" + cond + ")")
+		b.args = append(b.args, args...)
+	}
+	return nil
 }
 
 // after restricts the rows to those that sort after the cursor: the

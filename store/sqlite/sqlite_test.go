@@ -320,7 +320,10 @@ func checkPlans(t *testing.T, s *Store) {
 		plans = append(plans, plan{"list " + c.name, query, args, "INDEX " + c.index})
 		if !c.noCount {
 			// A count must not leave the index.
-			query, args := countSQL(q)
+			query, args, err := countSQL(q)
+			if err != nil {
+				t.Fatal(err)
+			}
 			plans = append(plans, plan{"count " + c.name, query, args, "COVERING INDEX"})
 		}
 	}

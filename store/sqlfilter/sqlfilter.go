@@ -1,0 +1,350 @@
+// Package sqlfilter turns a checked $filter tree (odata.CheckFilter) and a
+// parsed $search (odata.ParseSearch) into a SQL condition with bound
+// arguments, for any backend through a Dialect.
+//
+// What it guarantees, whatever tree it is given:
+//   - column names come only from Property.Column of a property in
+//     extdir.Columns (the property table); a tree naming any other
+//     *extdir.Property, or none, is an error, never SQL;
+//   - every value is a bound argument; the only SQL literals are the LIKE
+//     escape character and the constant condition "1 = 0";
+//   - each operator is re-checked against the property's Filter set, so an
+//     unchecked or hand-made tree cannot reach a column the table does not
+//     open to it.
+//
+// Semantics. String comparisons ignore case (eq, ne, in, startswith), as
+// Graph's do. Times are stored as whole Unix seconds in an integer column
+// in every backend and bound as int64; a literal with a fraction of a
+// second is compared exactly (createdDateTime gt 2024-01-01T00:00:00.5Z
+// matches 00:00:01 and later). Logic is two-valued, as OData's eq and ne are: "x ne 'a'" is true
+// when x is null, "x eq null" is IS NULL, and not is the complement of what
+// it negates, so "not startswith(companyName,'C')" includes profiles with no
+// companyName, and not (a eq 'x') means exactly a ne 'x'. Strict OData
+// would let a null propagate through startswith and not and drop those
+// profiles; extdir prefers the rule a reader can check by hand: a filter
+// and its negation partition the collection. To get this from SQL's
+// three-valued logic the translator pushes not down to the comparisons (De
+// Morgan) and gives each negated comparison on a nullable column an
+// explicit "column IS NULL OR" branch; no SQL NOT is ever applied to
+// something that could be NULL.
+package sqlfilter
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/odata"
+)
+
+// whitelist holds the properties whose Column may appear in SQL: the stored
+// columns of the property table.
+var whitelist = func() map[*extdir.Property]bool {
+	m := make(map[*extdir.Property]bool, len(extdir.Columns))
+	for _, p := range extdir.Columns {
+		if p.Column != "" {
+			m[p] = true
+		}
+	}
+	return m
+}()
+
+// Where translates a checked $filter tree into a SQL condition and its
+// arguments. argOffset is the number of arguments the statement binds before
+// this condition, so that PostgreSQL's placeholders continue from
+// $argOffset+1. A nil e gives "" and no arguments: there is no condition to
+// add. The condition is self-contained (parenthesized where it has AND or
+// OR) and may be joined to others with AND.
+//
+// An error means the tree did not come from odata.CheckFilter (an unbound
+// or foreign property, an operator or literal the property does not allow):
+// a bug in the caller, not a client error.
+func Where(e odata.Expr, d Dialect, argOffset int) (string, []any, error) {
+	if e == nil {
+		return "", nil, nil
+	}
+	w := &writer{d: d, offset: argOffset}
+	if err := w.expr(e, false); err != nil {
+		return "", nil, fmt.Errorf("sqlfilter: %w", err)
+	}
+	return w.b.String(), w.args, nil
+}
+
+// writer accumulates SQL text and its arguments in the same order, which is
+// what positional '?' placeholders need.
+type writer struct {
+	d      Dialect
+	offset int
+	b      strings.Builder
+	args   []any
+}
+
+func (w *writer) bind(v any) string {
+	w.args = append(w.args, v)
+	return w.d.Placeholder(w.offset + len(w.args))
+}
+
+// expr writes e, or its negation when neg is set.
+func (w *writer) expr(e odata.Expr, neg bool) error {
+	switch e := e.(type) {
+	case *odata.Logical:
+		op := " AND "
+		if (e.Op == odata.Or) != neg { // De Morgan: not (a and b) = not a or not b
+			op = " OR "
+		}
+		w.b.WriteString("(")
+		for i, x := range operands(e, nil) {
+			if i > 0 {
+				w.b.WriteString(op)
+			}
+			if err := w.expr(x, neg); err != nil {
+				return err
+			}
+		}
+		w.b.WriteString(")")
+		return nil
+	case *odata.Not:
+		return w.expr(e.X, !neg)
+	case *odata.Compare:
+		return w.compare(e, neg)
+	case *odata.In:
+		return w.in(e, neg)
+	case *odata.Call:
+		return w.call(e, neg)
+	}
+	return fmt.Errorf("unexpected filter node %T", e)
+}
+
+// operands flattens a chain of the same operator, so that a or b or c is
+// written (a OR b OR c) rather than nested.
+func operands(e *odata.Logical, dst []odata.Expr) []odata.Expr {
+	for _, x := range []odata.Expr{e.Left, e.Right} {
+		if l, ok := x.(*odata.Logical); ok && l.Op == e.Op {
+			dst = operands(l, dst)
+		} else {
+			dst = append(dst, x)
+		}
+	}
+	return dst
+}
+
+// column returns the property a path is bound to after checking it is in
+// the whitelist and allows the operator.
+func column(path odata.Path, need extdir.Op) (*extdir.Property, error) {
+	p := path.Prop
+	if p == nil {
+		return nil, fmt.Errorf("property %q is not bound; run odata.CheckFilter first", path.String())
+	}
+	if !whitelist[p] {
+		return nil, fmt.Errorf("property %q is not a column of the property table", p.Name)
+	}
+	if !p.Filter.Has(need) {
+		return nil, fmt.Errorf("property %q does not allow this operator", p.Name)
+	}
+	return p, nil
+}
+
+var errLiteral = errors.New("literal does not match the property's type")
+
+func (w *writer) compare(e *odata.Compare, neg bool) error {
+	p, err := column(e.Path, e.Op.Allowed())
+	if err != nil {
+		return err
+	}
+	op := e.Op
+	if neg {
+		op = op.Negate()
+	}
+	// Under OData's two-valued eq/ne, a null column satisfies ne and
+	// nothing else; negation flips that.
+	nullMatches := (e.Op == odata.Ne) != neg
+	col := p.Column
+	v := e.Value
+
+	if v.Kind == odata.LitNull {
+		if !p.Nullable || (op != odata.Eq && op != odata.Ne) {
+			return fmt.Errorf("property %q: %w", p.Name, errLiteral)
+		}
+		if op == odata.Eq {
+			w.b.WriteString(col + " IS NULL")
+		} else {
+			w.b.WriteString(col + " IS NOT NULL")
+		}
+		return nil
+	}
+
+	var cond string
+	switch {
+	case p.Type == extdir.TypeString && v.Kind == odata.LitString && (op == odata.Eq || op == odata.Ne):
+		cond = w.d.FoldEqual(col, w.bind(v.Str))
+		if op == odata.Ne {
+			cond = "NOT (" + cond + ")"
+		}
+	case p.Type == extdir.TypeBoolean && v.Kind == odata.LitBool && (op == odata.Eq || op == odata.Ne):
+		sym := " = "
+		if op == odata.Ne {
+			sym = " <> "
+		}
+		cond = col + sym + w.bind(w.d.Bool(v.Bool))
+	case p.Type == extdir.TypeDateTimeOffset && v.Kind == odata.LitDateTimeOffset:
+		cond = w.timeCompare(col, op, v)
+	default:
+		return fmt.Errorf("property %q with operator %s: %w", p.Name, e.Op, errLiteral)
+	}
+	if nullMatches && p.Nullable {
+		cond = "(" + col + " IS NULL OR " + cond + ")"
+	}
+	w.b.WriteString(cond)
+	return nil
+}
+
+// timeCompare compares an INTEGER seconds column with an instant that may
+// carry a fraction of a second. For such an instant t, between whole
+// seconds s and s+1, a whole-second column value c satisfies c > t exactly
+// when c > s, c >= t when c > s, c < t when c <= s, c <= t when c <= s; it
+// never equals t.
+func (w *writer) timeCompare(col string, op odata.CompareOp, v odata.Literal) string {
+	sec := v.Time.Unix() // floor, also before 1970
+	frac := v.Time.Nanosecond() != 0
+	var sym string
+	switch op {
+	case odata.Eq:
+		if frac {
+			return "1 = 0"
+		}
+		sym = " = "
+	case odata.Ne:
+		if frac {
+			return col + " IS NOT NULL"
+		}
+		sym = " <> "
+	case odata.Gt:
+		sym = " > "
+	case odata.Ge:
+		sym = " >= "
+		if frac {
+			sym = " > "
+		}
+	case odata.Lt:
+		sym = " < "
+		if frac {
+			sym = " <= "
+		}
+	case odata.Le:
+		sym = " <= "
+	}
+	return col + sym + w.bind(sec)
+}
+
+func (w *writer) in(e *odata.In, neg bool) error {
+	p, err := column(e.Path, extdir.OpIn)
+	if err != nil {
+		return err
+	}
+	if p.Type != extdir.TypeString || len(e.Values) == 0 {
+		return fmt.Errorf("property %q: in: %w", p.Name, errLiteral)
+	}
+	phs := make([]string, len(e.Values))
+	for i, v := range e.Values {
+		if v.Kind != odata.LitString {
+			return fmt.Errorf("property %q: in: %w", p.Name, errLiteral)
+		}
+		phs[i] = w.bind(v.Str)
+	}
+	w.b.WriteString(negated(p, w.d.FoldIn(p.Column, phs), neg))
+	return nil
+}
+
+func (w *writer) call(e *odata.Call, neg bool) error {
+	if e.Func != odata.StartsWith {
+		return fmt.Errorf("function %s is not supported", e.Func)
+	}
+	p, err := column(e.Path, extdir.OpStartsWith)
+	if err != nil {
+		return err
+	}
+	if p.Type != extdir.TypeString || e.Arg.Kind != odata.LitString {
+		return fmt.Errorf("property %q: startswith: %w", p.Name, errLiteral)
+	}
+	cond := w.d.FoldLike(p.Column, w.bind(EscapeLike(e.Arg.Str)+"%"))
+	w.b.WriteString(negated(p, cond, neg))
+	return nil
+}
+
+// negated returns cond, or when neg is set its complement, which includes
+// the rows where the (nullable) column is null: cond is false there.
+func negated(p *extdir.Property, cond string, neg bool) string {
+	if !neg {
+		return cond
+	}
+	if p.Nullable {
+		return "(" + p.Column + " IS NULL OR NOT (" + cond + "))"
+	}
+	return "NOT (" + cond + ")"
+}
+
+// EscapeLike escapes s for use in a LIKE pattern with ESCAPE '\', so that
+// '%', '_' and '\' in a client's value match themselves.
+func EscapeLike(s string) string {
+	if !strings.ContainsAny(s, `\%_`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '%', '_':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// wordSeparators are the characters after which a $search term may start a
+// word (see odata.Search).
+const wordSeparators = " -_."
+
+// SearchWhere translates a parsed $search into a SQL condition and its
+// arguments, with the same conventions as Where (argOffset, nil gives "").
+// A term matches when the column, ignoring case, starts with the text or
+// contains it right after a space, '-', '_' or '.'; see odata.Search. No
+// index serves the word rule: $search scans the rows its other conditions
+// (tenant, kind) select, as Graph's advanced queries are eventual anyway.
+func SearchWhere(s *odata.Search, d Dialect, argOffset int) (string, []any, error) {
+	if s == nil || len(s.Any) == 0 {
+		return "", nil, nil
+	}
+	w := &writer{d: d, offset: argOffset}
+	w.b.WriteString("(")
+	for i, group := range s.Any {
+		if i > 0 {
+			w.b.WriteString(" OR ")
+		}
+		if len(group) == 0 {
+			return "", nil, errors.New("sqlfilter: empty $search group")
+		}
+		w.b.WriteString("(")
+		for j, t := range group {
+			if j > 0 {
+				w.b.WriteString(" AND ")
+			}
+			if t.Prop == nil || !whitelist[t.Prop] || !t.Prop.Searchable || t.Prop.Type != extdir.TypeString {
+				return "", nil, fmt.Errorf("sqlfilter: $search on a property that is not searchable")
+			}
+			text := EscapeLike(t.Text)
+			w.b.WriteString("(")
+			w.b.WriteString(d.FoldLike(t.Prop.Column, w.bind(text+"%")))
+			for _, sep := range wordSeparators {
+				w.b.WriteString(" OR ")
+				w.b.WriteString(d.FoldLike(t.Prop.Column, w.bind("%"+EscapeLike(string(sep))+text+"%")))
+			}
+			w.b.WriteString(")")
+		}
+		w.b.WriteString(")")
+	}
+	w.b.WriteString(")")
+	return w.b.String(), w.args, nil
+}
