@@ -44,6 +44,19 @@ func newBenchServer(b *testing.B) *benchServer {
 	return &benchServer{handler: srv.Handler(), token: tok}
 }
 
+func (s *benchServer) doWith(b *testing.B, method, path string, want int, headers ...string) {
+	r := httptest.NewRequest(method, path, nil)
+	r.Header.Set("Authorization", "Bearer "+s.token)
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	s.handler.ServeHTTP(w, r)
+	if w.Code != want {
+		b.Fatalf("%s %s: %d %s", method, path, w.Code, w.Body)
+	}
+}
+
 func (s *benchServer) do(b *testing.B, method, path, body string, want int) *httptest.ResponseRecorder {
 	var r *http.Request
 	if body == "" {
