@@ -94,16 +94,17 @@ func startProcess(t *testing.T, dir string, extra ...string) *proc {
 	return p
 }
 
-func TestAcknowledgedCreatesSurviveKill9(t *testing.T) {
+func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	dir := t.TempDir()
 	p := startProcess(t, dir)
 	ts := &testServer{t: t, dir: dir, client: &http.Client{Timeout: 10 * time.Second}}
 	tok := ts.token()
 
-	// Writers create profiles until the process dies under them; every
-	// create answered 201 is recorded.
+	// Writers create and patch profiles until the process dies under them;
+	// every create answered 201 and every patch answered 204 is recorded.
 	var mu sync.Mutex
 	var acked []string
+	patched := map[string]string{}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for w := range 4 {
@@ -127,9 +128,25 @@ func TestAcknowledgedCreatesSurviveKill9(t *testing.T) {
 				var m struct{ ID string }
 				err = json.NewDecoder(resp.Body).Decode(&m)
 				resp.Body.Close()
-				if resp.StatusCode == 201 && err == nil {
+				if resp.StatusCode != 201 || err != nil {
+					continue
+				}
+				mu.Lock()
+				acked = append(acked, m.ID)
+				mu.Unlock()
+				// Then patch what was created; a 204 is a promise too.
+				title := fmt.Sprintf("patched %d-%d", w, i)
+				req, _ = http.NewRequest("PATCH", p.base+pendingPath+"/"+m.ID, strings.NewReader(`{"jobTitle":"`+title+`"}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err = ts.client.Do(req)
+				if err != nil {
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 204 {
 					mu.Lock()
-					acked = append(acked, m.ID)
+					patched[m.ID] = title
 					mu.Unlock()
 				}
 			}
@@ -149,11 +166,15 @@ func TestAcknowledgedCreatesSurviveKill9(t *testing.T) {
 	p2 := startProcess(t, dir)
 	ts.base = p2.base
 	for _, id := range acked {
-		if r := ts.req("GET", pendingPath+"/"+id, tok, nil); r.status != 200 {
+		r := ts.req("GET", pendingPath+"/"+id, tok, nil)
+		if r.status != 200 {
 			t.Fatalf("acknowledged create %s lost after kill -9: %d %s", id, r.status, r.body)
 		}
+		if title, ok := patched[id]; ok && r.json(t)["jobTitle"] != title {
+			t.Fatalf("acknowledged patch of %s lost after kill -9: jobTitle %v, want %q", id, r.json(t)["jobTitle"], title)
+		}
 	}
-	t.Logf("%d acknowledged creates all present after kill -9", len(acked))
+	t.Logf("%d acknowledged creates and %d patches all present after kill -9", len(acked), len(patched))
 }
 
 func TestSIGTERMStopsCleanly(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,6 +74,23 @@ func BenchmarkCreate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCreateConcurrent is 64 writers creating at once: what group
+// commit is for. ns/op is wall time per create across all writers.
+func BenchmarkCreateConcurrent(b *testing.B) {
+	s, _ := benchStore(b, 0)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(32) // × GOMAXPROCS writers
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Create(ctx, benchProfile(int(n.Add(1)))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkGet(b *testing.B) {

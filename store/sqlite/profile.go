@@ -197,17 +197,23 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
 	}
 	defer s.leave()
 	normalize(p)
-	res, err := s.insert.ExecContext(ctx, profileArgs(p, p.Tenant, int64(p.Kind))...)
-	if err != nil {
-		if derr := uniqueViolation(err); derr != nil {
-			return derr
+	var seq int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, profileArgs(p, p.Tenant, int64(p.Kind))...)
+		if err != nil {
+			if derr := uniqueViolation(err); derr != nil {
+				return derr
+			}
+			return fmt.Errorf("sqlite: create profile %s: %w", p.ID, err)
 		}
-		return fmt.Errorf("sqlite: create profile %s: %w", p.ID, err)
-	}
-	// The single write connection makes the last insert rowid this insert's.
-	seq, err := res.LastInsertId()
+		// The single write connection makes the last insert rowid this insert's.
+		if seq, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("sqlite: create profile %s: read seq: %w", p.ID, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("sqlite: create profile %s: read seq: %w", p.ID, err)
+		return err
 	}
 	p.Seq = seq
 	return nil
@@ -300,30 +306,22 @@ func (s *Store) Remove(ctx context.Context, tenant, id string, fn func(p *extdir
 	})
 }
 
-// writeTx reads the row of (tenant, id) in a write transaction, hands it to
-// step, and commits if step returns nil. BEGIN IMMEDIATE (the writer's
-// transaction mode) takes the write lock before the read, so the row cannot
-// change between the read and the write. step's error is returned unchanged.
+// writeTx reads the row of (tenant, id) inside a group-committed write
+// (commit.go), hands it to step, and keeps step's changes if it returns nil.
+// The write transaction holds SQLite's write lock from before the read, so
+// the row cannot change between the read and the write. step's error is
+// returned unchanged, and what step wrote is rolled back.
 func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(*sql.Tx, *extdir.Profile) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: write profile %s: begin: %w", id, err)
-	}
-	defer tx.Rollback()
-	p, err := scanProfile(tx.StmtContext(ctx, s.lock).QueryRowContext(ctx, tenant, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return extdir.NotFound(id)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: write profile %s: read: %w", id, err)
-	}
-	if err := step(tx, p); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: write profile %s: commit: %w", id, err)
-	}
-	return nil
+	return s.write(ctx, func(tx *sql.Tx) error {
+		p, err := scanProfile(tx.StmtContext(ctx, s.lock).QueryRowContext(ctx, tenant, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return extdir.NotFound(id)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: write profile %s: read: %w", id, err)
+		}
+		return step(tx, p)
+	})
 }
 
 // purgeBatchSQL deletes one batch of the rows soft-deleted before a time.

@@ -66,6 +66,11 @@ type Store struct {
 	// large purge never holds the write lock for long.
 	purgeBatch int
 
+	// ops feeds the group-commit goroutine (commit.go), which closes
+	// committerDone when ops is closed and drained.
+	ops           chan *writeOp
+	committerDone chan struct{}
+
 	mu     sync.Mutex // guards closed and active
 	closed bool
 	active int
@@ -146,6 +151,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		return nil, err
 	}
+	s.ops = make(chan *writeOp, maxBatch)
+	s.committerDone = make(chan struct{})
+	go s.commitLoop()
 	ok = true
 	return s, nil
 }
@@ -268,6 +276,9 @@ func (s *Store) Close() error {
 		s.idle.Wait()
 	}
 	s.mu.Unlock()
+	// Every write call has returned, so no op is queued or in flight.
+	close(s.ops)
+	<-s.committerDone
 
 	var errs []error
 	if s.path != Memory {
