@@ -111,6 +111,15 @@ func (d *bodyDecoder) object() (Changes, error) {
 			}
 			continue
 		}
+		if isAnnotation(name) {
+			// SDKs send back what they read (@odata.context, @odata.etag,
+			// property@odata.type); OData services ignore instance
+			// annotations they do not act on.
+			if err := d.skip(); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		p, ok := PropertyByName(name)
 		if !ok {
 			return nil, Errorf(EInvalid, "Invalid property '%s'.", name)
@@ -147,6 +156,38 @@ func (d *bodyDecoder) name(seen map[string]bool) (string, error) {
 	}
 	seen[name] = true
 	return name, nil
+}
+
+// isAnnotation reports an OData instance or property annotation name:
+// "@odata.etag", "@my.term", "displayName@odata.type".
+func isAnnotation(name string) bool {
+	return strings.Contains(name, "@") && len(name) > 1
+}
+
+// maxSkipDepth bounds the nesting of an ignored annotation's value.
+const maxSkipDepth = 32
+
+// skip reads and discards one JSON value of any shape.
+func (d *bodyDecoder) skip() error {
+	depth := 0
+	for {
+		t, err := d.token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			if depth > maxSkipDepth {
+				return ErrMalformedBody
+			}
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
 }
 
 // typeAnnotation accepts @odata.type only when it names the expected type.
@@ -186,6 +227,12 @@ func (d *bodyDecoder) address(p *Property, changes Changes) (Changes, error) {
 		}
 		if name == "@odata.type" {
 			if err := d.typeAnnotation("microsoft.graph.physicalOfficeAddress"); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if isAnnotation(name) {
+			if err := d.skip(); err != nil {
 				return nil, err
 			}
 			continue
