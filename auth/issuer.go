@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,12 @@ type IssuerOptions struct {
 	Template string
 	// Now is the clock of both minting and verifying; default time.Now.
 	Now func() time.Time
+	// ReloadInterval is how often, at most, a running issuer looks at its
+	// keys folder for keys added or retired by other processes (extdir keys
+	// rotate, retire); default DefaultReloadInterval.
+	ReloadInterval time.Duration
+	// Logger hears of keys reloaded or failing to reload; nil discards.
+	Logger *slog.Logger
 }
 
 // Issuer is extdir's built-in token issuer: RSA signing keys kept in a
@@ -48,6 +55,8 @@ type Issuer struct {
 	// keys is a pointer so that a rotation can swap in a new set while
 	// verifiers run; every verifier reads it on each call.
 	keys atomic.Pointer[keySet]
+	// reload follows the keys folder; see reload.go.
+	reload keyReloader
 }
 
 // OpenIssuer loads the signing keys from dir, creating dir (0700), its keys/
@@ -84,6 +93,7 @@ func OpenIssuer(dir string, opts IssuerOptions) (*Issuer, error) {
 		return nil, fmt.Errorf("open issuer: %w", err)
 	}
 	i.keys.Store(set)
+	i.reload.init(folder, opts.ReloadInterval, opts.Logger)
 	return i, nil
 }
 
@@ -93,12 +103,12 @@ func (i *Issuer) IssuerFor(tenant string) string {
 }
 
 // KeyID returns the kid of the current signing key.
-func (i *Issuer) KeyID() string { return i.keys.Load().current.kid }
+func (i *Issuer) KeyID() string { return i.keySet().current.kid }
 
 // JWKS returns the public keys as a JSON Web Key Set document, newest first,
 // for the discovery endpoints. The caller may keep and change the slice.
 func (i *Issuer) JWKS() ([]byte, error) {
-	return bytes.Clone(i.keys.Load().jwks), nil
+	return bytes.Clone(i.keySet().jwks), nil
 }
 
 // Claims is what a minted token says about its caller.
@@ -173,7 +183,7 @@ func (i *Issuer) Mint(c Claims) (string, error) {
 	enc := base64.RawURLEncoding
 	uti := enc.EncodeToString(id[:])
 	now := i.now()
-	key := i.keys.Load().current
+	key := i.keySet().current
 	payload, err := json.Marshal(mintedClaims{
 		Issuer:    i.IssuerFor(c.Tenant),
 		Audience:  aud,

@@ -40,6 +40,7 @@ const (
 // signingKey is one RSA key of the folder, parsed once.
 type signingKey struct {
 	serial  int
+	file    string // its name in the folder, which need not be zero-padded
 	kid     string // RFC 7638 thumbprint of the public key
 	private *rsa.PrivateKey
 }
@@ -138,7 +139,7 @@ func loadKeys(folder string) ([]*signingKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", path, err)
 		}
-		keys = append(keys, &signingKey{serial: serial, kid: thumbprint(&priv.PublicKey), private: priv})
+		keys = append(keys, &signingKey{serial: serial, file: e.Name(), kid: thumbprint(&priv.PublicKey), private: priv})
 	}
 	slices.SortFunc(keys, func(a, b *signingKey) int { return a.serial - b.serial })
 	return keys, nil

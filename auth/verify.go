@@ -31,20 +31,21 @@ const MaxTokenSize = 16 << 10
 // The answers to a bad token. They are shared values: none carries anything
 // of the token, so nothing a client sent is echoed back to it.
 var (
-	errEmpty         = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token is empty."}
-	errTooLarge      = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token is too large."}
-	errMalformed     = &extdir.Error{Code: extdir.EUnauthenticated, Message: "CompactToken parsing failed with error code: 80049217"}
-	errSignature     = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. Invalid signature."}
-	errNoExpiry      = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Lifetime validation failed, the token has no expiry."}
-	errExpired       = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Lifetime validation failed, the token is expired."}
-	errNotYetValid   = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Lifetime validation failed, the token is not yet valid."}
-	errAudience      = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. Invalid audience."}
-	errIssuer        = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. Invalid issuer."}
-	errNoTenant      = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token has no tid claim."}
-	errNoObjectID    = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token has no oid claim."}
-	errUnknownKey    = errors.New("unknown signing key")
-	errCritical      = errors.New("critical header extensions are not supported")
-	errAmbiguousKeys = errors.New("token has no kid and several keys could have signed it")
+	errEmpty            = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token is empty."}
+	errTooLarge         = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token is too large."}
+	errMalformed        = &extdir.Error{Code: extdir.EUnauthenticated, Message: "CompactToken parsing failed with error code: 80049217"}
+	errSignature        = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. Invalid signature."}
+	errNoExpiry         = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Lifetime validation failed, the token has no expiry."}
+	errExpired          = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Lifetime validation failed, the token is expired."}
+	errNotYetValid      = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Lifetime validation failed, the token is not yet valid."}
+	errAudience         = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. Invalid audience."}
+	errIssuer           = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. Invalid issuer."}
+	errNoTenant         = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token has no tid claim."}
+	errNoObjectID       = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token has no oid claim."}
+	errTenantNotAllowed = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure. The token's tenant is not allowed for its issuer."}
+	errUnknownKey       = errors.New("unknown signing key")
+	errCritical         = errors.New("critical header extensions are not supported")
+	errAmbiguousKeys    = errors.New("token has no kid and several keys could have signed it")
 )
 
 // tokenClaims is the payload Verify reads. RegisteredClaims brings aud in
@@ -68,8 +69,18 @@ func (i *Issuer) Verifier(audiences []string, leeway time.Duration) Verifier {
 	if len(audiences) == 0 {
 		audiences = DefaultAudiences
 	}
+	return newIssuerVerifier(i, parseTemplate(i.template), audiences, nil, leeway, i.now)
+}
+
+// newIssuerVerifier builds the verifier of one trusted issuer: keys finds
+// the signing keys, template matches iss, and tenants, when not empty, is
+// the allow-list of tid values.
+func newIssuerVerifier(keys keySource, template issuerTemplate, audiences, tenants []string, leeway time.Duration, now func() time.Time) *issuerVerifier {
 	v := &issuerVerifier{
-		issuer:    i,
+		keys:      keys,
+		template:  template,
+		tenants:   slices.Clone(tenants),
+		now:       now,
 		audiences: slices.Clone(audiences),
 		leeway:    max(leeway, 0),
 		// Only RS256: this alone refuses "none", HS256 signed with the public
@@ -86,9 +97,13 @@ func (i *Issuer) Verifier(audiences []string, leeway time.Duration) Verifier {
 	return v
 }
 
-// issuerVerifier checks tokens signed by an Issuer's keys.
+// issuerVerifier checks the tokens of one trusted issuer: the built-in one
+// or an external one whose keys come from its JWKS.
 type issuerVerifier struct {
-	issuer    *Issuer
+	keys      keySource
+	template  issuerTemplate
+	tenants   []string // allowed tid values; empty allows every tenant
+	now       func() time.Time
 	audiences []string
 	leeway    time.Duration
 	parser    *jwt.Parser
@@ -115,6 +130,11 @@ func (v *issuerVerifier) Verify(_ context.Context, raw string) (*Principal, erro
 	if err := v.check(&c); err != nil {
 		return nil, err
 	}
+	return principal(&c), nil
+}
+
+// principal is the caller a checked token describes.
+func principal(c *tokenClaims) *Principal {
 	p := &Principal{
 		Tenant:   c.Tenant,
 		ObjectID: c.ObjectID,
@@ -132,7 +152,7 @@ func (v *issuerVerifier) Verify(_ context.Context, raw string) (*Principal, erro
 		// so they must not make it pass as an app-only token.
 		p.Roles = nil
 	}
-	return p, nil
+	return p
 }
 
 // key finds the public key for a token's kid header.
@@ -142,24 +162,17 @@ func (v *issuerVerifier) key(t *jwt.Token) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		return nil, errCritical
 	}
-	set := v.issuer.keys.Load()
 	kid, present := t.Header["kid"]
-	if !present {
-		if set.only == nil {
-			return nil, errAmbiguousKeys
-		}
-		return set.only, nil
+	s, isString := kid.(string)
+	if present && !isString {
+		return nil, errUnknownKey
 	}
-	s, _ := kid.(string)
-	if pub, ok := set.byKID[s]; ok {
-		return pub, nil
-	}
-	return nil, errUnknownKey
+	return v.keys.publicKey(s, present)
 }
 
 // check applies the claim rules to a token whose signature is valid.
 func (v *issuerVerifier) check(c *tokenClaims) error {
-	now := v.issuer.now()
+	now := v.now()
 	if c.ExpiresAt == nil {
 		return errNoExpiry
 	}
@@ -178,8 +191,14 @@ func (v *issuerVerifier) check(c *tokenClaims) error {
 	if c.ObjectID == "" {
 		return errNoObjectID
 	}
-	if c.Issuer != v.issuer.IssuerFor(c.Tenant) {
+	// A templated iss names the tenant, and it must be the token's own:
+	// otherwise one tenant's token could pass as another's.
+	tenant, ok := v.template.match(c.Issuer)
+	if !ok || (v.template.templated() && tenant != c.Tenant) {
 		return errIssuer
+	}
+	if len(v.tenants) > 0 && !slices.ContainsFunc(v.tenants, func(t string) bool { return strings.EqualFold(t, c.Tenant) }) {
+		return errTenantNotAllowed
 	}
 	return nil
 }

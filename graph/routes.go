@@ -17,6 +17,8 @@ type call struct {
 	kind extdir.Kind
 	// id is bound by an {id} segment.
 	id string
+	// tenant is bound by a {tenant} segment.
+	tenant string
 }
 
 type route struct {
@@ -31,11 +33,17 @@ type route struct {
 // route whose pattern and method match serves the request. Literal segments
 // match case-insensitively, as Graph's do. {collection} is a profile
 // collection (pendingExternalUserProfiles, externalUserProfiles), {cast} a
-// type cast (microsoft.graph.pendingExternalUserProfile), {id} any other
-// segment.
+// type cast (microsoft.graph.pendingExternalUserProfile), {tenant} a tenant
+// id outside /beta, {id} any other segment.
 var routes = []route{
 	{"GET", "/healthz", true, (*Server).healthz},
 	{"GET", "/readyz", true, (*Server).readyz},
+
+	// The built-in issuer as an Entra-shaped OAuth 2.0 provider (oauth.go).
+	{"GET", "/{tenant}/v2.0/.well-known/openid-configuration", true, (*Server).openIDConfiguration},
+	{"GET", "/{tenant}/discovery/v2.0/keys", true, (*Server).signingKeys},
+	{"POST", "/{tenant}/oauth2/v2.0/token", true, (*Server).token},
+	{"GET", "/{tenant}/oauth2/v2.0/authorize", true, (*Server).authorize},
 
 	{"GET", "/beta/directory/{collection}", false, (*Server).listProfiles},
 	{"POST", "/beta/directory/{collection}", false, (*Server).createProfile},
@@ -107,6 +115,12 @@ func matchSegment(pat, seg string, c *call) bool {
 			}
 		}
 		return false
+	case "{tenant}":
+		if !validTenantSegment(seg) {
+			return false
+		}
+		c.tenant = seg
+		return true
 	case "{id}":
 		if seg == "" || strings.HasPrefix(seg, "$") {
 			return false
@@ -142,7 +156,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		pathMatched = true
 		if routes[i].method == r.Method {
 			matched = &routes[i]
-			c.kind, c.id = probe.kind, probe.id
+			c.kind, c.id, c.tenant = probe.kind, probe.id, probe.tenant
 			break
 		}
 	}
@@ -175,6 +189,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authenticate(c *call) bool {
 	h := c.r.Header.Get("Authorization")
 	scheme, token, _ := strings.Cut(h, " ")
+	if h == "" && s.DevPrincipal != nil {
+		c.caller = s.DevPrincipal
+		return true
+	}
 	if h == "" {
 		writeError(c.w, c.r, &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token is empty."})
 		return false

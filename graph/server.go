@@ -24,6 +24,13 @@ const MaxBodyBytes = 1 << 20
 type Server struct {
 	Store    store.Store
 	Verifier auth.Verifier
+	// OAuth serves the built-in issuer's discovery document, keys and
+	// token endpoint (oauth.go); nil answers them with 404.
+	OAuth *auth.Provider
+	// DevPrincipal, when set, is the caller of every /beta request without
+	// an Authorization header (extdir serve --dev-no-auth). A request with
+	// one is still verified.
+	DevPrincipal *auth.Principal
 	// PublicURL is the origin written into @odata.context, @odata.nextLink
 	// and Location (e.g. "https://extdir.example.com"); empty means the
 	// request's own scheme and host.

@@ -33,6 +33,8 @@ const usageText = `extdir: the Microsoft Graph beta API for external user profil
 Usage:
   extdir serve [flags]     run the API (extdir serve --help for its flags)
   extdir token [flags]     print a signed access token for a server with the same --data-dir
+  extdir client ...        register clients of the built-in token endpoint (add, list, remove, secret)
+  extdir keys ...          rotate the built-in issuer's signing keys (list, rotate, retire)
   extdir version           print the version
 
 Every flag of serve and token can also be set as an environment variable:
@@ -44,13 +46,17 @@ Every flag of serve and token can also be set as an environment variable:
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
-		return &usageError{msg: "a command is required: serve, token or version"}
+		return &usageError{msg: "a command is required: serve, token, client, keys or version"}
 	}
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
 		return runToken(args[1:], getenv, stdout)
+	case "client":
+		return runClient(args[1:], getenv, stdout, stderr)
+	case "keys":
+		return runKeys(args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "extdir", versionString())
 		return nil
@@ -58,5 +64,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usageText)
 		return nil
 	}
-	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, version)", args[0])}
+	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, client, keys, version)", args[0])}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/extdir/extdir/auth"
 	"github.com/extdir/extdir/graph"
 	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/postgres"
 	"github.com/extdir/extdir/store/sqlite"
 )
 
@@ -36,6 +38,18 @@ type serveConfig struct {
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
+	// PostgreSQL pool settings; zero keeps the URL's or the default.
+	dbPoolSize         int
+	dbStatementTimeout time.Duration
+	dbConnectTimeout   time.Duration
+	// Authentication beyond --issuer and --audience; see authn.go.
+	authConfig                string
+	builtinIssuer             bool
+	insecureAcceptGraphTokens bool
+	insecureAllowExposed      bool
+	devNoAuth                 bool
+	devTenant                 string
+	devOID                    string
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -43,7 +57,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.dataDir, "data-dir", "./extdir-data", "directory for the database, the issuer's signing keys and the self-signed certificate")
-	fs.StringVar(&cfg.database, "database", "sqlite", "store: sqlite (a file in the data dir) or memory (nothing kept)")
+	fs.StringVar(&cfg.database, "database", "sqlite", "store: sqlite (a file in the data dir), memory (nothing kept), or a postgres://user:password@host/db URL (shared by every node)")
+	fs.IntVar(&cfg.dbPoolSize, "db-pool-size", 0, fmt.Sprintf("PostgreSQL connections per node; 0: the URL's pool_max_conns, or %d", postgres.DefaultMaxConns))
+	fs.DurationVar(&cfg.dbStatementTimeout, "db-statement-timeout", 0, fmt.Sprintf("PostgreSQL statement timeout; 0: the URL's statement_timeout, or %v", postgres.DefaultStatementTimeout))
+	fs.DurationVar(&cfg.dbConnectTimeout, "db-connect-timeout", 0, fmt.Sprintf("PostgreSQL connect timeout; 0: the URL's connect_timeout, or %v", postgres.DefaultConnectTimeout))
 	fs.StringVar(&cfg.publicURL, "public-url", "", "origin written into @odata.context, @odata.nextLink and Location (default: from each request)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate file to serve https")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
@@ -52,6 +69,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.issuer, "issuer", auth.DefaultIssuerTemplate, "iss of the built-in issuer's tokens ({tenantid} is replaced by the tenant)")
 	fs.StringVar(&cfg.audiences, "audience", strings.Join(auth.DefaultAudiences, ","), "accepted token audiences, comma-separated")
 	fs.DurationVar(&cfg.clockSkew, "clock-skew", 30*time.Second, "leeway for token exp and nbf")
+	authFlags(fs, &cfg)
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -64,6 +82,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := cfg.check(); err != nil {
 		return err
 	}
+	if err := cfg.checkAuth(); err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	if err != nil {
 		return err
@@ -72,9 +93,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	issuer, err := auth.OpenIssuer(cfg.dataDir, auth.IssuerOptions{Template: cfg.issuer})
+	authn, err := setUpAuth(cfg, log)
 	if err != nil {
-		return fmt.Errorf("open issuer: %w", err)
+		return err
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -89,10 +110,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}()
 
 	api := &graph.Server{
-		Store:     st,
-		Verifier:  issuer.Verifier(splitList(cfg.audiences), cfg.clockSkew),
-		PublicURL: cfg.publicURL,
-		Logger:    log,
+		Store:        st,
+		Verifier:     authn.verifier,
+		OAuth:        authn.provider,
+		DevPrincipal: authn.dev,
+		PublicURL:    cfg.publicURL,
+		Logger:       log,
 	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
@@ -129,7 +152,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	addr := ln.Addr().String()
-	log.Info("listening", "addr", addr, "url", scheme+"://"+addr+"/beta", "database", cfg.database, "data_dir", cfg.dataDir, "version", versionString())
+	log.Info("listening", "addr", addr, "url", scheme+"://"+addr+"/beta", "database", databaseForLog(cfg.database), "data_dir", cfg.dataDir, "version", versionString())
 
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purgeDone := make(chan struct{})
@@ -176,15 +199,29 @@ func (cfg *serveConfig) check() error {
 	if len(splitList(cfg.audiences)) == 0 {
 		return &usageError{msg: "serve: --audience needs at least one audience"}
 	}
-	switch cfg.database {
-	case "sqlite", "memory":
+	switch {
+	case cfg.database == "sqlite", cfg.database == "memory", postgres.IsURL(cfg.database):
 	default:
-		return &usageError{msg: fmt.Sprintf("serve: unknown --database %q: use sqlite or memory", cfg.database)}
+		return &usageError{msg: fmt.Sprintf("serve: unknown --database %q: use sqlite, memory or a postgres:// URL", databaseForLog(cfg.database))}
+	}
+	if cfg.dbPoolSize < 0 || cfg.dbStatementTimeout < 0 || cfg.dbConnectTimeout < 0 {
+		return &usageError{msg: "serve: --db-pool-size, --db-statement-timeout and --db-connect-timeout must not be negative"}
 	}
 	return nil
 }
 
 func openStore(ctx context.Context, cfg serveConfig) (store.Store, error) {
+	if postgres.IsURL(cfg.database) {
+		st, err := postgres.Open(ctx, cfg.database, postgres.Options{
+			MaxConns:         int32(min(cfg.dbPoolSize, math.MaxInt32)),
+			StatementTimeout: cfg.dbStatementTimeout,
+			ConnectTimeout:   cfg.dbConnectTimeout,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store: %w", err)
+		}
+		return st, nil
+	}
 	path := ""
 	if cfg.database == "sqlite" {
 		path = filepath.Join(cfg.dataDir, "extdir.db")
@@ -194,6 +231,15 @@ func openStore(ctx context.Context, cfg serveConfig) (store.Store, error) {
 		return nil, fmt.Errorf("open %s store: %w", cfg.database, err)
 	}
 	return st, nil
+}
+
+// databaseForLog is --database as logs and messages may show it: a
+// PostgreSQL URL without its password.
+func databaseForLog(database string) string {
+	if postgres.IsURL(database) {
+		return postgres.Redact(database)
+	}
+	return database
 }
 
 // purgeLoop deletes for good the items deleted longer ago than the

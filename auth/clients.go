@@ -1,0 +1,283 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+)
+
+// Client is an application allowed to get tokens from the built-in token
+// endpoint with the client-credentials grant. Clients come from the
+// configuration file or from <data-dir>/clients/, one JSON file each, written
+// by `extdir client add`.
+//
+// Secrets are stored as the SHA-256 of the secret, never the secret. A slow
+// password hash (argon2id, bcrypt) would add nothing: extdir generates every
+// secret from 256 random bits, which no guessing can reach, and a slow hash
+// on an unauthenticated endpoint would hand anyone a way to burn the
+// server's CPU.
+type Client struct {
+	// ID is the client_id (Entra's application id), a GUID when generated.
+	ID string `json:"client_id"`
+	// Name is a label for people.
+	Name string `json:"name,omitempty"`
+	// Tenant is the tid of its tokens: the only directory it acts in.
+	Tenant string `json:"tenant"`
+	// ObjectID is the oid of its tokens (Entra's service principal id), so
+	// the createdBy of what it creates; default the client id.
+	ObjectID string `json:"object_id,omitempty"`
+	// Roles are the app permissions written into its tokens.
+	Roles []string `json:"roles"`
+	// SecretSHA256 is the hex SHA-256 of its secret.
+	SecretSHA256 string `json:"secret_sha256"`
+	// Created is when `extdir client add` registered it.
+	Created time.Time `json:"created,omitzero"`
+}
+
+func (c *Client) check() error {
+	if c.ID == "" || len(c.ID) > maxClientIDLength || strings.ContainsFunc(c.ID, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return fmt.Errorf("client_id %q is empty, too long or holds spaces", c.ID)
+	}
+	if err := checkTenant(c.Tenant); err != nil {
+		return fmt.Errorf("client %s: %w", c.ID, err)
+	}
+	if err := checkRoles(c.Roles); err != nil {
+		return fmt.Errorf("client %s: %w", c.ID, err)
+	}
+	if err := checkSecretHash(c.SecretSHA256); err != nil {
+		return fmt.Errorf("client %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// maxClientIDLength bounds a client_id, which the token endpoint may echo.
+const maxClientIDLength = 128
+
+// objectID is the oid of the client's tokens.
+func (c *Client) objectID() string {
+	if c.ObjectID != "" {
+		return c.ObjectID
+	}
+	return c.ID
+}
+
+// secretMatches compares in constant time, though with 256-bit secrets
+// timing could reveal nothing usable: it costs nothing to be sure.
+func (c *Client) secretMatches(secret string) bool {
+	want, err := hex.DecodeString(c.SecretSHA256)
+	if err != nil {
+		return false
+	}
+	got := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(got[:], want) == 1
+}
+
+// NewClientSecret returns a fresh secret (256 random bits, base64url) and
+// the hex SHA-256 to store for it.
+func NewClientSecret() (secret, sha256Hex string, err error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", fmt.Errorf("client secret: %w", err)
+	}
+	secret = base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(secret))
+	return secret, hex.EncodeToString(sum[:]), nil
+}
+
+const clientsFolder = "clients"
+
+// RegisterClient registers a client in dataDir with a new client id, object
+// id and secret, and returns it with the secret, which is kept nowhere: it
+// cannot be shown again, only replaced by registering anew.
+func RegisterClient(dataDir, name, tenant string, roles []string) (*Client, string, error) {
+	secret, hash, err := NewClientSecret()
+	if err != nil {
+		return nil, "", err
+	}
+	c := &Client{
+		ID:           uuid.NewString(),
+		Name:         name,
+		Tenant:       tenant,
+		ObjectID:     uuid.NewString(),
+		Roles:        slices.Clone(roles),
+		SecretSHA256: hash,
+		Created:      time.Now().UTC().Truncate(time.Second),
+	}
+	if err := c.check(); err != nil {
+		return nil, "", fmt.Errorf("register client: %w", err)
+	}
+	folder := filepath.Join(dataDir, clientsFolder)
+	if err := os.MkdirAll(folder, 0o700); err != nil {
+		return nil, "", fmt.Errorf("register client: %w", err)
+	}
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return nil, "", fmt.Errorf("register client: %w", err)
+	}
+	if err := writeNewFile(folder, c.ID+".json", append(data, '\n')); err != nil {
+		return nil, "", fmt.Errorf("register client: %w", err)
+	}
+	return c, secret, nil
+}
+
+// writeNewFile publishes data as folder/name, 0600, the way createKey
+// publishes keys: written and synced under a temporary name, then linked,
+// so a reader never sees half a file.
+func writeNewFile(folder, name string, data []byte) error {
+	tmp, err := os.CreateTemp(folder, "new-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), filepath.Join(folder, name)); err != nil {
+		return err
+	}
+	return syncDir(folder)
+}
+
+// clientFile is the file of a registered client id, or "" when the id
+// cannot be one extdir generated: ids become file names only when they are
+// canonical GUIDs, so no client_id can reach outside the folder.
+func clientFile(dataDir, id string) string {
+	u, err := uuid.Parse(id)
+	if err != nil || u.String() != id {
+		return ""
+	}
+	return filepath.Join(dataDir, clientsFolder, id+".json")
+}
+
+func readClient(path string) (*Client, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c Client
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("client file %s: %w", path, err)
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("client file %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// ListClients returns the clients registered in dataDir, oldest first.
+func ListClients(dataDir string) ([]*Client, error) {
+	entries, err := os.ReadDir(filepath.Join(dataDir, clientsFolder))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	var out []*Client
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		path := clientFile(dataDir, id)
+		if !ok || path == "" || !e.Type().IsRegular() {
+			continue
+		}
+		c, err := readClient(path)
+		if err != nil {
+			return nil, fmt.Errorf("list clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Client) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// ErrNoClient is returned by RemoveClient for an id that is not registered.
+var ErrNoClient = errors.New("no such client")
+
+// RemoveClient unregisters a client of dataDir. Its tokens already issued
+// stay valid until they expire; no new ones are issued.
+func RemoveClient(dataDir, id string) error {
+	path := clientFile(dataDir, id)
+	if path == "" {
+		return fmt.Errorf("remove client %q: %w", id, ErrNoClient)
+	}
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove client %q: %w", id, ErrNoClient)
+		}
+		return fmt.Errorf("remove client: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// Clients finds the clients of the token endpoint: those of the
+// configuration, then those registered in the data directory. The folder is
+// read on each lookup, so a client added or removed by `extdir client`
+// counts at once, without a restart; token requests are rare enough.
+type Clients struct {
+	dataDir    string
+	configured map[string]*Client
+}
+
+// NewClients returns the clients of dataDir ("" for none) and configured.
+func NewClients(dataDir string, configured []Client) (*Clients, error) {
+	cs := &Clients{dataDir: dataDir, configured: make(map[string]*Client, len(configured))}
+	for i := range configured {
+		c := configured[i]
+		if err := c.check(); err != nil {
+			return nil, err
+		}
+		cs.configured[c.ID] = &c
+	}
+	return cs, nil
+}
+
+// lookup returns the client with id, or nil when there is none.
+func (cs *Clients) lookup(id string) (*Client, error) {
+	if c, ok := cs.configured[id]; ok {
+		return c, nil
+	}
+	if cs.dataDir == "" {
+		return nil, nil
+	}
+	// Generated ids are lowercase GUIDs; like Entra, accept them in any case.
+	id = strings.ToLower(id)
+	path := clientFile(cs.dataDir, id)
+	if path == "" {
+		return nil, nil
+	}
+	c, err := readClient(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.ID != id {
+		// A file copied under another client's name must not let its
+		// secret stand for that client.
+		return nil, fmt.Errorf("client file %s holds client %q", path, c.ID)
+	}
+	return c, nil
+}

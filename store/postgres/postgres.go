@@ -1,0 +1,254 @@
+// Package postgres is the PostgreSQL backend of store.Store, on pgx: the
+// store of a deployment that runs several stateless extdir nodes on one
+// database.
+//
+// Everything a node knows lives in the database, so any node can answer
+// any request: rows, their seq (the keyset paging cursor), their epoch (the
+// ETag) and their deletion time (the retention clock). Concurrency is the
+// database's: writes that read first (Update, Remove) run in a READ
+// COMMITTED transaction that locks the row with SELECT ... FOR UPDATE, so
+// two nodes updating one row take turns and neither loses the other's
+// change; the live-phone rule is a partial unique index, which every node's
+// insert meets.
+//
+// Statements. The fixed statements (get, lock, insert, update, delete) run
+// as prepared statements that pgx caches per connection; their generic
+// plans are what they need, an equality on a unique key. Listings and counts
+// run as unnamed statements (pgx.QueryExecModeCacheDescribe), which
+// PostgreSQL plans anew with the bound values on every execution: only then
+// does a startswith pattern become an index range (a prepared statement
+// switches to a generic plan after five executions, and a generic plan
+// cannot see the prefix), while pgx still saves the round trip that
+// describes the statement.
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/store"
+)
+
+// Defaults of Options, each used when neither the option nor the URL says
+// otherwise.
+const (
+	DefaultMaxConns         = 10
+	DefaultStatementTimeout = 30 * time.Second
+	DefaultConnectTimeout   = 10 * time.Second
+)
+
+// Options tunes a Store; the zero value takes every setting from the URL,
+// or failing that from the defaults above.
+type Options struct {
+	// MaxConns is the size of the connection pool (the URL's pool_max_conns).
+	MaxConns int32
+	// StatementTimeout bounds every statement on the server, so that a
+	// stuck query frees its connection (the URL's statement_timeout).
+	StatementTimeout time.Duration
+	// ConnectTimeout bounds the opening of a connection (the URL's
+	// connect_timeout).
+	ConnectTimeout time.Duration
+}
+
+// ErrClosed is what every call returns once Close has begun.
+var ErrClosed = &extdir.Error{Code: extdir.EUnavailable, Message: "The directory is shutting down."}
+
+// Store is a store.Store on one PostgreSQL database (in the first schema of
+// the connection's search_path). It is safe for concurrent use, and any
+// number of Stores, in any number of processes, may share the database.
+type Store struct {
+	pool *pgxpool.Pool
+	// purgeBatch bounds the rows one purge statement deletes, so that a
+	// large purge never holds many row locks or one long transaction.
+	purgeBatch int
+
+	mu     sync.Mutex // guards closed and active
+	closed bool
+	active int
+	idle   *sync.Cond // signalled when active drops to zero after Close
+}
+
+var _ store.Store = (*Store)(nil)
+
+// IsURL reports whether a --database value names a PostgreSQL database.
+func IsURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Redact returns the URL with its password hidden, for logs and messages.
+// A keyword/value connection string, or a URL that does not parse, may hold
+// a password anywhere: nothing of it is shown.
+func Redact(connString string) string {
+	u, err := url.Parse(connString)
+	if err != nil || !IsURL(connString) {
+		return "(connection string hidden)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// Open connects to the database the URL names (postgres://user:pass@host/db
+// with any libpq or pgx parameter, such as sslmode, search_path or
+// pool_max_conns), applies the embedded migrations it has not seen yet and
+// checks the schema against the property table. Several processes may open
+// the same database at once: migrations take an advisory lock, so exactly
+// one of them applies each.
+func Open(ctx context.Context, connString string, opts Options) (*Store, error) {
+	cfg, err := poolConfig(connString, opts)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	s := &Store{pool: pool, purgeBatch: 1000}
+	s.idle = sync.NewCond(&s.mu)
+	ok := false
+	defer func() {
+		if !ok {
+			pool.Close()
+		}
+	}()
+	// The pool connects lazily: connect now, so that a wrong URL or
+	// password stops the start rather than the first request.
+	if err := pool.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ctx, pool); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// poolConfig parses the URL and lays the options over it.
+func poolConfig(connString string, opts Options) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		// pgx's message may quote the URL, password included.
+		return nil, fmt.Errorf("postgres: invalid database URL %s", Redact(connString))
+	}
+	switch {
+	case opts.MaxConns > 0:
+		cfg.MaxConns = opts.MaxConns
+	case !hasParam(connString, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns
+	}
+	switch {
+	case opts.ConnectTimeout > 0:
+		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	case cfg.ConnConfig.ConnectTimeout == 0:
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	params := cfg.ConnConfig.RuntimeParams
+	switch {
+	case opts.StatementTimeout > 0:
+		params["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	case params["statement_timeout"] == "":
+		params["statement_timeout"] = strconv.FormatInt(DefaultStatementTimeout.Milliseconds(), 10)
+	}
+	if params["application_name"] == "" {
+		params["application_name"] = "extdir"
+	}
+	cfg.AfterConnect = durableCommits
+	return cfg, nil
+}
+
+// hasParam reports whether a URL or keyword/value connection string sets key.
+func hasParam(connString, key string) bool {
+	if IsURL(connString) {
+		u, err := url.Parse(connString)
+		return err == nil && u.Query().Has(key)
+	}
+	for _, field := range strings.Fields(connString) {
+		if strings.HasPrefix(field, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// durableCommits runs on every new connection. A write the store returned
+// must be durable, so a connection whose server, database or role turned
+// synchronous_commit off gets it back on; the stronger settings a replicated
+// server may use (remote_write, remote_apply) are kept.
+func durableCommits(ctx context.Context, conn *pgx.Conn) error {
+	var mode string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('synchronous_commit')").Scan(&mode); err != nil {
+		return fmt.Errorf("postgres: read synchronous_commit: %w", err)
+	}
+	if mode == "off" {
+		if _, err := conn.Exec(ctx, "SET synchronous_commit = on"); err != nil {
+			return fmt.Errorf("postgres: turn synchronous_commit on: %w", err)
+		}
+	}
+	return nil
+}
+
+// enter admits a call unless the store is closing; every admitted call must
+// leave.
+func (s *Store) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.active++
+	return nil
+}
+
+func (s *Store) leave() {
+	s.mu.Lock()
+	s.active--
+	if s.active == 0 && s.closed {
+		s.idle.Broadcast()
+	}
+	s.mu.Unlock()
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close refuses new calls (they get ErrClosed), waits for the calls in
+// flight, then closes the pool's connections. Calling Close again does
+// nothing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for s.active > 0 {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
+	s.pool.Close()
+	return nil
+}

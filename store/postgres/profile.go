@@ -1,0 +1,431 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/extdir/extdir"
+)
+
+// The statements below are built from extdir.Columns, so that a property is
+// named once, in the property table; checkSchema holds the table to the
+// same list.
+var (
+	// selectProfile reads a whole row: seq, tenant, kind, then every column.
+	selectProfile = "SELECT seq, tenant, kind, " + columnList() + " FROM profiles"
+	selectByID    = selectProfile + " WHERE tenant = $1 AND id = $2"
+	// lockByID reads the row and locks it until the transaction ends: a
+	// concurrent writer of the same row, on this node or another, waits here
+	// and then reads what this one wrote.
+	lockByID      = selectByID + " FOR UPDATE"
+	insertProfile = "INSERT INTO profiles (tenant, kind, " + columnList() + ") VALUES (" + placeholders(1, 2+len(extdir.Columns)) + ") RETURNING seq"
+	// updateProfile rewrites every column but the identity (tenant, id, seq).
+	updateProfile = func() string {
+		var sb strings.Builder
+		sb.WriteString("UPDATE profiles SET kind = $1")
+		n := 1
+		for _, p := range extdir.Columns {
+			if p == idProperty {
+				continue
+			}
+			n++
+			sb.WriteString(", " + p.Column + " = $" + strconv.Itoa(n))
+		}
+		sb.WriteString(" WHERE seq = $" + strconv.Itoa(n+1))
+		return sb.String()
+	}()
+	deleteBySeq = "DELETE FROM profiles WHERE seq = $1"
+)
+
+// idProperty is the key: with the tenant, it names a row, so no update
+// rewrites it.
+var idProperty, _ = extdir.PropertyByName("id")
+
+// columnList joins every column name.
+func columnList() string {
+	names := make([]string, len(extdir.Columns))
+	for i, p := range extdir.Columns {
+		names[i] = p.Column
+	}
+	return strings.Join(names, ", ")
+}
+
+// placeholders returns "$from, ..., $to".
+func placeholders(from, to int) string {
+	ps := make([]string, 0, to-from+1)
+	for n := from; n <= to; n++ {
+		ps = append(ps, "$"+strconv.Itoa(n))
+	}
+	return strings.Join(ps, ", ")
+}
+
+// encode turns a property value into the argument its column takes.
+func encode(p *extdir.Property, v extdir.Value) any {
+	if v.Null {
+		return nil
+	}
+	switch p.Type {
+	case extdir.TypeBoolean:
+		return v.Bool
+	case extdir.TypeDateTimeOffset:
+		return v.Time.Unix()
+	case extdir.TypeInt32:
+		return v.Int
+	default:
+		return v.Str
+	}
+}
+
+// profileArgs lists tenant, kind and the value of every column of p, in
+// insertProfile's order.
+func profileArgs(p *extdir.Profile) []any {
+	args := make([]any, 0, 2+len(extdir.Columns))
+	args = append(args, p.Tenant, int16(p.Kind))
+	for _, c := range extdir.Columns {
+		args = append(args, encode(c, c.Get(p)))
+	}
+	return args
+}
+
+// updateArgs lists the values of updateProfile for p.
+func updateArgs(p *extdir.Profile) []any {
+	args := make([]any, 0, len(extdir.Columns)+1)
+	args = append(args, int16(p.Kind))
+	for _, c := range extdir.Columns {
+		if c != idProperty {
+			args = append(args, encode(c, c.Get(p)))
+		}
+	}
+	return append(args, p.Seq)
+}
+
+// normalize brings the times of p to what the store keeps, whole seconds in
+// UTC, so that the profile a write returns is the one a later read returns.
+func normalize(p *extdir.Profile) {
+	for _, c := range extdir.Columns {
+		if c.Type != extdir.TypeDateTimeOffset {
+			continue
+		}
+		if v := c.Get(p); !v.Null {
+			v.Time = extdir.Timestamp(v.Time)
+			c.Set(p, v)
+		}
+	}
+}
+
+// rowBuffer receives the rows of selectProfile. One buffer serves every row
+// of a result: the typed holders are scanned into again and again, and each
+// row's values are copied out into a new Profile.
+type rowBuffer struct {
+	seq    int64
+	tenant string
+	kind   int16
+	cols   []any // per column: *pgtype.Text, *pgtype.Bool or *pgtype.Int8
+	dest   []any
+}
+
+func newRowBuffer() *rowBuffer {
+	b := &rowBuffer{cols: make([]any, len(extdir.Columns))}
+	b.dest = make([]any, 0, 3+len(extdir.Columns))
+	b.dest = append(b.dest, &b.seq, &b.tenant, &b.kind)
+	for i, c := range extdir.Columns {
+		switch c.Type {
+		case extdir.TypeString:
+			b.cols[i] = new(pgtype.Text)
+		case extdir.TypeBoolean:
+			b.cols[i] = new(pgtype.Bool)
+		default: // bigint seconds and integer epoch
+			b.cols[i] = new(pgtype.Int8)
+		}
+	}
+	b.dest = append(b.dest, b.cols...)
+	return b
+}
+
+// profile builds the Profile of the row last scanned.
+func (b *rowBuffer) profile() (*extdir.Profile, error) {
+	p := &extdir.Profile{Seq: b.seq, Tenant: b.tenant, Kind: extdir.Kind(b.kind)}
+	for i, c := range extdir.Columns {
+		var v extdir.Value
+		switch h := b.cols[i].(type) {
+		case *pgtype.Text:
+			v = extdir.Value{Null: !h.Valid, Str: h.String}
+		case *pgtype.Bool:
+			v = extdir.Value{Null: !h.Valid, Bool: h.Bool}
+		case *pgtype.Int8:
+			v.Null = !h.Valid
+			if c.Type == extdir.TypeDateTimeOffset {
+				v.Time = time.Unix(h.Int64, 0).UTC()
+			} else {
+				v.Int = h.Int64
+			}
+		}
+		if v.Null && !c.Nullable {
+			return nil, fmt.Errorf("profile seq %d: column %s is null", b.seq, c.Column)
+		}
+		c.Set(p, v)
+	}
+	return p, nil
+}
+
+// scanOne reads the single row of a query into a Profile; pgx.ErrNoRows when
+// there is none.
+func scanOne(row pgx.Row) (*extdir.Profile, error) {
+	b := newRowBuffer()
+	if err := row.Scan(b.dest...); err != nil {
+		return nil, err
+	}
+	return b.profile()
+}
+
+// errDuplicateID is the clash on (tenant, id).
+var errDuplicateID = &extdir.Error{Code: extdir.EConflict, Message: "Another object with the same value for property id already exists."}
+
+// uniqueViolation maps a unique violation to the domain error it means, or
+// returns nil for any other error. The violated constraint's name tells the
+// two uniqueness rules of the table apart.
+func uniqueViolation(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return nil
+	}
+	switch pe.ConstraintName {
+	case "profiles_live_phone":
+		return extdir.ErrPhoneTaken
+	case "profiles_tenant_id":
+		return errDuplicateID
+	}
+	return nil
+}
+
+// maxAttempts bounds how often a write is tried when the database aborts it
+// for a reason that a retry cures.
+const maxAttempts = 10
+
+// retryable reports whether the database aborted the statement or
+// transaction only because of a concurrent one, so that running it again
+// can succeed: a serialization failure (which a database running every
+// transaction SERIALIZABLE, such as CockroachDB, reports routinely) or a
+// deadlock.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// retry runs op until it succeeds, fails for a reason a retry does not
+// cure, or has failed maxAttempts times; it waits a little longer before
+// each new attempt, so that the transactions that collided drift apart.
+func retry(ctx context.Context, op func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil || !retryable(err) || attempt == maxAttempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * time.Millisecond):
+		}
+	}
+}
+
+// Create inserts p and sets p.Seq; p's times are brought to whole seconds in
+// UTC, as stored. The insert commits on its own: when Create returns, the
+// row is durable.
+func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	normalize(p)
+	args := profileArgs(p)
+	var seq int64
+	err := retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, insertProfile, args...).Scan(&seq)
+	})
+	if err != nil {
+		if derr := uniqueViolation(err); derr != nil {
+			return derr
+		}
+		return fmt.Errorf("postgres: create profile %s: %w", p.ID, err)
+	}
+	p.Seq = seq
+	return nil
+}
+
+// Get returns the profile with the id in the tenant, live or soft-deleted,
+// of either kind.
+func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	p, err := scanOne(s.pool.QueryRow(ctx, selectByID, tenant, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, extdir.NotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: get profile %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// Update runs fn on the current row, locked, inside a transaction, and
+// writes back what it changed. fn must not change Tenant, Seq or ID: they
+// identify the row. A callback that changes nothing costs no write. When
+// the database aborts the transaction because of a concurrent one (a
+// serialization failure or a deadlock), Update starts over with a fresh
+// read, so fn may run more than once and must decide from the profile it is
+// given alone.
+func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var written *extdir.Profile
+	err := s.writeTx(ctx, tenant, id, func(tx pgx.Tx, p *extdir.Profile) error {
+		before := p.Clone()
+		if err := fn(p); err != nil {
+			return err
+		}
+		if p.Tenant != before.Tenant || p.Seq != before.Seq || p.ID != before.ID {
+			return fmt.Errorf("postgres: update profile %s: the callback changed the tenant, seq or id", id)
+		}
+		normalize(p)
+		written = p
+		if !changed(before, p) {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, updateProfile, updateArgs(p)...); err != nil {
+			if derr := uniqueViolation(err); derr != nil {
+				return derr
+			}
+			return fmt.Errorf("postgres: update profile %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return written, nil
+}
+
+// changed reports whether b differs from a in anything the store keeps.
+func changed(a, b *extdir.Profile) bool {
+	if a.Kind != b.Kind {
+		return true
+	}
+	for _, c := range extdir.Columns {
+		va, vb := c.Get(a), c.Get(b)
+		if va.Null != vb.Null || encode(c, va) != encode(c, vb) {
+			return true
+		}
+	}
+	return false
+}
+
+// Remove deletes the profile for good if fn, given its current state,
+// returns nil. Like Update, it may run fn again after a retryable abort.
+func (s *Store) Remove(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.writeTx(ctx, tenant, id, func(tx pgx.Tx, p *extdir.Profile) error {
+		if err := fn(p); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, deleteBySeq, p.Seq); err != nil {
+			return fmt.Errorf("postgres: remove profile %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// writeTx locks the row of (tenant, id) in a READ COMMITTED transaction,
+// hands it to step, and commits if step returns nil; the whole transaction
+// is retried after a serialization failure or a deadlock. READ COMMITTED is
+// asked for explicitly, whatever the database's default, because the row
+// lock is what keeps updates from being lost: a second writer waits on
+// FOR UPDATE and then reads the first one's committed row. step's error is
+// returned unchanged.
+func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(pgx.Tx, *extdir.Profile) error) error {
+	return retry(ctx, func() error {
+		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+		if err != nil {
+			return fmt.Errorf("postgres: write profile %s: begin: %w", id, err)
+		}
+		// After a commit, Rollback does nothing; after a failure it ends the
+		// transaction, and its own error adds nothing to the first one.
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		p, err := scanOne(tx.QueryRow(ctx, lockByID, tenant, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return extdir.NotFound(id)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: write profile %s: read: %w", id, err)
+		}
+		if err := step(tx, p); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("postgres: write profile %s: commit: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// purgeBatchSQL deletes one batch of the rows soft-deleted before a time.
+// Every node runs the purge: SKIP LOCKED lets concurrent purges split the
+// rows between them instead of queueing on each other's locks, and a row
+// being restored at that moment (locked by Update) is left for the next
+// round.
+//
+// The batch's seqs are gathered into an array first (= ANY(ARRAY(...)))
+// rather than joined (IN (...)), so that the delete finds each row through
+// the primary key whatever the planner thinks of the batch's size.
+const purgeBatchSQL = `DELETE FROM profiles WHERE seq = ANY(ARRAY(
+	SELECT seq FROM profiles WHERE deleted_at IS NOT NULL AND deleted_at < $1
+	LIMIT $2 FOR UPDATE SKIP LOCKED))`
+
+// Purge deletes, in every tenant, the profiles soft-deleted before
+// deletedBefore, in batches of purgeBatch rows, each its own transaction.
+// It stops at the first batch that is not full: the rows left then are
+// locked by another purge, which deletes them, or by a writer.
+func (s *Store) Purge(ctx context.Context, deletedBefore time.Time) (int64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	// Stored times are whole seconds: a row deleted at second t is before a
+	// cutoff of t+0.5s, which the comparison must see as before t+1.
+	cutoff := deletedBefore.Unix()
+	if deletedBefore.Nanosecond() > 0 {
+		cutoff++
+	}
+	var total int64
+	for {
+		var tag pgconn.CommandTag
+		err := retry(ctx, func() error {
+			var err error
+			tag, err = s.pool.Exec(ctx, purgeBatchSQL, cutoff, s.purgeBatch)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("postgres: purge: %w", err)
+		}
+		n := tag.RowsAffected()
+		total += n
+		if n < int64(s.purgeBatch) {
+			return total, nil
+		}
+	}
+}
