@@ -25,7 +25,6 @@ type testServer struct {
 	done    chan error
 	logMu   sync.Mutex
 	logs    bytes.Buffer
-	env     map[string]string
 	stopped bool
 }
 
