@@ -29,6 +29,14 @@ var errorStatus = map[extdir.Code]struct {
 	extdir.ETooManyRequests:      {http.StatusTooManyRequests, "TooManyRequests"},
 	extdir.EUnavailable:          {http.StatusServiceUnavailable, "ServiceUnavailable"},
 	extdir.EInternal:             {http.StatusInternalServerError, "InternalServerError"},
+	// A batched request whose dependency failed (batch.go).
+	eFailedDependency: {http.StatusFailedDependency, "FailedDependency"},
+	// Injected failures (faults.go) have codes of their own so that they are
+	// not logged as the service's own failures.
+	eInjectedInternal:    {http.StatusInternalServerError, "InternalServerError"},
+	eInjectedBadGateway:  {http.StatusBadGateway, "BadGateway"},
+	eInjectedUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable"},
+	eInjectedTimeout:     {http.StatusGatewayTimeout, "GatewayTimeout"},
 }
 
 // Statuses and messages of failures that are not the directory's own.

@@ -61,6 +61,15 @@ var routes = []route{
 	{"DELETE", "/beta/directory/deletedItems/{id}", false, (*Server).purgeDeleted},
 	{"POST", "/beta/directory/deletedItems/{id}/restore", false, (*Server).restoreDeleted},
 	{"POST", "/beta/directory/deletedItems/{id}/microsoft.graph.restore", false, (*Server).restoreDeleted},
+
+	// Protocol: the service's CSDL (metadata.go) and JSON batching (batch.go).
+	{"GET", "/beta/$metadata", true, (*Server).metadata},
+	{"POST", batchPattern, false, (*Server).batch},
+
+	// Fault injection's admin endpoint (faults.go): loopback clients only.
+	{"GET", faultAdminPath, true, (*Server).getFaults},
+	{"PUT", faultAdminPath, true, (*Server).putFaults},
+	{"DELETE", faultAdminPath, true, (*Server).deleteFaults},
 }
 
 // routePatterns holds each route's pattern split into segments once.
@@ -165,6 +174,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	// token is checked before the path: an anonymous caller learns nothing.
 	public := matched != nil && matched.public
 	if !public && len(segs) > 0 && strings.EqualFold(segs[0], "beta") && !s.authenticate(c) {
+		return
+	}
+	if matched != nil && !s.admit(c, matched) {
 		return
 	}
 	switch {

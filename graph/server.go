@@ -39,6 +39,12 @@ type Server struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Throttle, when set, limits each (application, tenant) pair
+	// (throttle.go); nil never throttles.
+	Throttle *Throttle
+	// Faults, when set, injects failures and latency for resilience tests
+	// (faults.go); nil injects none.
+	Faults *Faults
 }
 
 func (s *Server) now() time.Time {
@@ -136,6 +142,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Duration("duration", time.Since(start)),
 			slog.String("client_request_id", clientID))
 	}()
+	if s.injectFault(rec, r) {
+		return
+	}
 	s.route(rec, r)
 }
 

@@ -50,6 +50,8 @@ type serveConfig struct {
 	devNoAuth                 bool
 	devTenant                 string
 	devOID                    string
+	// Throttling and fault injection; see protocol.go.
+	protocol protocolConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -70,6 +72,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.audiences, "audience", strings.Join(auth.DefaultAudiences, ","), "accepted token audiences, comma-separated")
 	fs.DurationVar(&cfg.clockSkew, "clock-skew", 30*time.Second, "leeway for token exp and nbf")
 	authFlags(fs, &cfg)
+	protocolFlags(fs, &cfg.protocol)
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -83,6 +86,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if err := cfg.checkAuth(); err != nil {
+		return err
+	}
+	if err := cfg.protocol.check(); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
@@ -117,6 +123,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		PublicURL:    cfg.publicURL,
 		Logger:       log,
 	}
+	cfg.protocol.apply(api, log)
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

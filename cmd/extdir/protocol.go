@@ -1,0 +1,68 @@
+package main
+
+import (
+	"flag"
+	"log/slog"
+
+	"github.com/extdir/extdir/graph"
+)
+
+// protocolConfig holds the flags of throttling and fault injection, both off
+// by default.
+type protocolConfig struct {
+	throttle       bool
+	throttleUnits  string
+	throttleWrites string
+	faults         bool
+	faultsFile     string
+
+	// Parsed by check.
+	units, writes graph.Rate
+	faultRules    graph.FaultConfig
+	faultSet      *graph.Faults
+}
+
+func protocolFlags(fs *flag.FlagSet, cfg *protocolConfig) {
+	fs.BoolVar(&cfg.throttle, "throttle", false, "throttle each (application, tenant) pair with token buckets shaped like Graph's identity limits: 429 TooManyRequests with Retry-After")
+	fs.StringVar(&cfg.throttleUnits, "throttle-units", graph.DefaultThrottleUnits.String(), "with --throttle: requests per (application, tenant) pair, as N/period (Graph's limit for a small tenant)")
+	fs.StringVar(&cfg.throttleWrites, "throttle-writes", graph.DefaultThrottleWrites.String(), "with --throttle: write requests (POST, PATCH, PUT, DELETE) per (application, tenant) pair, as N/period (Graph's write limit)")
+	fs.BoolVar(&cfg.faults, "faults", false, "inject failures for resilience tests; rules come from --faults-file and from the admin endpoint /admin/faults (loopback clients only)")
+	fs.StringVar(&cfg.faultsFile, "faults-file", "", "JSON file of fault rules (see README, Fault injection); implies --faults")
+}
+
+// check parses the values, so that a mistake stops serve before it opens
+// anything.
+func (cfg *protocolConfig) check() error {
+	var err error
+	if cfg.units, err = graph.ParseRate(cfg.throttleUnits); err != nil {
+		return &usageError{msg: "serve: --throttle-units: " + err.Error()}
+	}
+	if cfg.writes, err = graph.ParseRate(cfg.throttleWrites); err != nil {
+		return &usageError{msg: "serve: --throttle-writes: " + err.Error()}
+	}
+	if cfg.faultsFile != "" {
+		cfg.faults = true
+		if cfg.faultRules, err = graph.LoadFaultFile(cfg.faultsFile); err != nil {
+			return &usageError{msg: "serve: --faults-file: " + err.Error()}
+		}
+	}
+	if cfg.faults {
+		if cfg.faultSet, err = graph.NewFaults(cfg.faultRules); err != nil {
+			return &usageError{msg: "serve: --faults-file: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+// apply turns throttling and fault injection on in api as configured.
+func (cfg *protocolConfig) apply(api *graph.Server, log *slog.Logger) {
+	if cfg.throttle {
+		api.Throttle = graph.NewThrottle(cfg.units, cfg.writes)
+		log.Info("throttling on", "units", cfg.units.String(), "writes", cfg.writes.String())
+	}
+	if cfg.faultSet != nil {
+		api.Faults = cfg.faultSet
+		log.Warn("fault injection is on: some responses are failures or delays injected on purpose, marked with the "+graph.FaultHeader+" header",
+			"rules", len(cfg.faultRules.Rules), "seed", cfg.faultRules.Seed, "file", cfg.faultsFile, "admin", "/admin/faults (loopback clients only)")
+	}
+}
