@@ -29,27 +29,27 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 	defer s.leave()
 	query, args, err := listSQL(q)
 	if err != nil {
-		return store.Page{}, fmt.Errorf("postgres: list: %w", err)
+		return store.Page{}, dbError(fmt.Errorf("postgres: list: %w", err))
 	}
 	rows, err := s.pool.Query(ctx, query, append([]any{readMode}, args...)...)
 	if err != nil {
-		return store.Page{}, fmt.Errorf("postgres: list: %w", err)
+		return store.Page{}, dbError(fmt.Errorf("postgres: list: %w", err))
 	}
 	defer rows.Close()
 	profiles := make([]*extdir.Profile, 0, min(q.Top+1, 128))
 	b := newRowBuffer()
 	for rows.Next() {
 		if err := rows.Scan(b.dest...); err != nil {
-			return store.Page{}, fmt.Errorf("postgres: list: %w", err)
+			return store.Page{}, dbError(fmt.Errorf("postgres: list: %w", err))
 		}
 		p, err := b.profile()
 		if err != nil {
-			return store.Page{}, fmt.Errorf("postgres: list: %w", err)
+			return store.Page{}, dbError(fmt.Errorf("postgres: list: %w", err))
 		}
 		profiles = append(profiles, p)
 	}
 	if err := rows.Err(); err != nil {
-		return store.Page{}, fmt.Errorf("postgres: list: %w", err)
+		return store.Page{}, dbError(fmt.Errorf("postgres: list: %w", err))
 	}
 	page := store.Page{Profiles: profiles}
 	if len(profiles) > q.Top {
@@ -67,11 +67,11 @@ func (s *Store) Count(ctx context.Context, q store.Query) (int64, error) {
 	defer s.leave()
 	query, args, err := countSQL(q)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: count: %w", err)
+		return 0, dbError(fmt.Errorf("postgres: count: %w", err))
 	}
 	var n int64
 	if err := s.pool.QueryRow(ctx, query, append([]any{readMode}, args...)...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("postgres: count: %w", err)
+		return 0, dbError(fmt.Errorf("postgres: count: %w", err))
 	}
 	return n, nil
 }

@@ -95,7 +95,7 @@ func TestQueryPlans(t *testing.T) {
 	plans := []plan{
 		{"get", selectByID, []any{"t1", "id-3001"}, []string{"Index Scan using profiles_tenant_id"}, false},
 		{"purge", purgeBatchSQL, []any{int64(1700000001), 1000}, []string{
-			"Index Scan using profiles_pkey", "Index Cond: (seq = ANY ($",
+			"Tid Scan on profiles", "TID Cond: (ctid = ANY ($",
 			"Index Scan using profiles_deleted_at", "Index Cond: ((deleted_at IS NOT NULL) AND (deleted_at < '1700000001'::bigint))",
 		}, false},
 	}

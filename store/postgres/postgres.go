@@ -16,14 +16,22 @@
 // plans are what they need, an equality on a unique key. Listings and counts
 // run as unnamed statements (pgx.QueryExecModeCacheDescribe), which
 // PostgreSQL plans anew with the bound values on every execution: only then
-// does a startswith pattern become an index range (a prepared statement
-// switches to a generic plan after five executions, and a generic plan
-// cannot see the prefix), while pgx still saves the round trip that
-// describes the statement.
+// is a startswith pattern sure to become an index range (a prepared
+// statement may switch to a generic plan after five executions, and a
+// generic plan cannot see the prefix), while pgx still saves the round trip
+// that describes the statement.
+//
+// Failures. A transaction the database aborts because of a concurrent one
+// (a serialization failure, which databases that run everything
+// SERIALIZABLE report routinely, or a deadlock) is run again. A database
+// that cannot answer (down, restarting, out of connections, past the
+// statement timeout) is extdir.EUnavailable, a 503 a client may retry,
+// rather than an internal error.
 package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -32,6 +40,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/extdir/extdir"
@@ -143,7 +152,7 @@ func poolConfig(connString string, opts Options) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		// pgx's message may quote the URL, password included.
-		return nil, fmt.Errorf("postgres: invalid database URL %s", Redact(connString))
+		return nil, errors.New("postgres: the database URL does not parse (it is not shown, since it may hold a password): check its host, port and escaping")
 	}
 	switch {
 	case opts.MaxConns > 0:
@@ -188,13 +197,15 @@ func hasParam(connString, key string) bool {
 // durableCommits runs on every new connection. A write the store returned
 // must be durable, so a connection whose server, database or role turned
 // synchronous_commit off gets it back on; the stronger settings a replicated
-// server may use (remote_write, remote_apply) are kept.
+// server may use (remote_write, remote_apply) are kept. A wire-compatible
+// database that does not know the setting (its durability is its own) is
+// left alone.
 func durableCommits(ctx context.Context, conn *pgx.Conn) error {
-	var mode string
-	if err := conn.QueryRow(ctx, "SELECT current_setting('synchronous_commit')").Scan(&mode); err != nil {
+	var mode pgtype.Text
+	if err := conn.QueryRow(ctx, "SELECT current_setting('synchronous_commit', true)").Scan(&mode); err != nil {
 		return fmt.Errorf("postgres: read synchronous_commit: %w", err)
 	}
-	if mode == "off" {
+	if mode.Valid && mode.String == "off" {
 		if _, err := conn.Exec(ctx, "SET synchronous_commit = on"); err != nil {
 			return fmt.Errorf("postgres: turn synchronous_commit on: %w", err)
 		}
@@ -230,7 +241,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	defer s.leave()
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+		return dbError(fmt.Errorf("postgres: ping: %w", err))
 	}
 	return nil
 }

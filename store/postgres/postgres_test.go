@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -72,7 +74,9 @@ func openTest(t testing.TB, url string) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	schemaURL(t) // skip early without a server
+	if testDB == "" {
+		t.Skip(pgtest.EnvURL + " is not set")
+	}
 	conformance.Run(t, func(t *testing.T) store.Store { return openTest(t, schemaURL(t)) })
 }
 
@@ -431,3 +435,105 @@ func TestRetry(t *testing.T) {
 
 // errCallback is returned by the callbacks of the tests.
 var errCallback = errors.New("callback refuses")
+
+// TestUnavailableDatabaseIsA503 cuts the store's only connection from the
+// server side, as a database restart or failover does: the call that meets
+// the dead connection fails as unavailable (a 503 the client may retry, not
+// a 500), and the next call works on a new connection.
+func TestUnavailableDatabaseIsA503(t *testing.T) {
+	url := schemaURL(t)
+	ctx := context.Background()
+	s, err := Open(ctx, url, Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := testProfile("tenant", 1)
+	if err := s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := s.pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, testDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var done bool
+	// The second argument waits until the backend is gone (PostgreSQL 14+).
+	if err := admin.QueryRow(ctx, "SELECT pg_terminate_backend($1, 10000)", pid).Scan(&done); err != nil || !done {
+		t.Fatalf("terminate the store's connection: %v, %v", done, err)
+	}
+	_, err = s.Get(ctx, "tenant", p.ID)
+	if code := extdir.ErrorCode(err); code != extdir.EUnavailable || extdir.ErrorMessage(err) != errUnavailable.Message {
+		t.Fatalf("get on a terminated connection: %v (code %q), want unavailable", err, code)
+	}
+	if _, err := s.Get(ctx, "tenant", p.ID); err != nil {
+		t.Fatalf("get after the pool replaced its connection: %v", err)
+	}
+}
+
+func TestDBErrorClassifies(t *testing.T) {
+	tests := []struct {
+		name        string
+		err         error
+		unavailable bool
+	}{
+		{"connection refused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{"server shutting down", &pgconn.PgError{Code: "57P01"}, true},
+		{"statement timeout", fmt.Errorf("list: %w", &pgconn.PgError{Code: "57014"}), true},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, true},
+		{"connection exception class", &pgconn.PgError{Code: "08006"}, true},
+		{"server gone mid-reply", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		{"a bug in a statement", &pgconn.PgError{Code: "42601"}, false},
+		{"a unique violation", &pgconn.PgError{Code: "23505"}, false},
+		{"no rows", pgx.ErrNoRows, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := dbError(tc.err)
+			got := extdir.ErrorCode(err) == extdir.EUnavailable
+			if got != tc.unavailable {
+				t.Fatalf("unavailable = %t, want %t", got, tc.unavailable)
+			}
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("the cause is lost: %v", err)
+			}
+		})
+	}
+	if dbError(nil) != nil {
+		t.Fatal("dbError(nil) is not nil")
+	}
+}
+
+func TestImportIsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, schemaURL(t))
+	var batch []*extdir.Profile
+	for i := range 50 {
+		batch = append(batch, testProfile("tenant", i))
+	}
+	if err := s.Import(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range batch {
+		got, err := s.Get(ctx, "tenant", p.ID)
+		if err != nil || got.Seq != p.Seq || (i > 0 && p.Seq <= batch[i-1].Seq) {
+			t.Fatalf("imported %s: %+v, %v; seq %d", p.ID, got, err, p.Seq)
+		}
+	}
+	// A batch with a phone clash in its middle writes nothing.
+	clash := []*extdir.Profile{testProfile("tenant", 100), testProfile("tenant", 101), testProfile("tenant", 102)}
+	clash[1].PhoneNumber = batch[7].PhoneNumber
+	if err := s.Import(ctx, clash); !errors.Is(err, extdir.ErrPhoneTaken) {
+		t.Fatalf("import with a phone clash: %v, want ErrPhoneTaken", err)
+	}
+	if _, err := s.Get(ctx, "tenant", clash[0].ID); extdir.ErrorCode(err) != extdir.ENotFound {
+		t.Fatalf("the clashing batch's first profile was kept: %v", err)
+	}
+	if err := s.Analyze(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -27,7 +27,8 @@ var (
 	// and then reads what this one wrote.
 	lockByID      = selectByID + " FOR UPDATE"
 	insertProfile = "INSERT INTO profiles (tenant, kind, " + columnList() + ") VALUES (" + placeholders(1, 2+len(extdir.Columns)) + ") RETURNING seq"
-	// updateProfile rewrites every column but the identity (tenant, id, seq).
+	// updateProfile rewrites every column but the identity (tenant, id,
+	// seq), and finds the row by its primary key (tenant, seq).
 	updateProfile = func() string {
 		var sb strings.Builder
 		sb.WriteString("UPDATE profiles SET kind = $1")
@@ -39,10 +40,10 @@ var (
 			n++
 			sb.WriteString(", " + p.Column + " = $" + strconv.Itoa(n))
 		}
-		sb.WriteString(" WHERE seq = $" + strconv.Itoa(n+1))
+		sb.WriteString(" WHERE tenant = $" + strconv.Itoa(n+1) + " AND seq = $" + strconv.Itoa(n+2))
 		return sb.String()
 	}()
-	deleteBySeq = "DELETE FROM profiles WHERE seq = $1"
+	deleteBySeq = "DELETE FROM profiles WHERE tenant = $1 AND seq = $2"
 )
 
 // idProperty is the key: with the tenant, it names a row, so no update
@@ -104,7 +105,7 @@ func updateArgs(p *extdir.Profile) []any {
 			args = append(args, encode(c, c.Get(p)))
 		}
 	}
-	return append(args, p.Seq)
+	return append(args, p.Tenant, p.Seq)
 }
 
 // normalize brings the times of p to what the store keeps, whole seconds in
@@ -255,7 +256,7 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
 		if derr := uniqueViolation(err); derr != nil {
 			return derr
 		}
-		return fmt.Errorf("postgres: create profile %s: %w", p.ID, err)
+		return dbError(fmt.Errorf("postgres: create profile %s: %w", p.ID, err))
 	}
 	p.Seq = seq
 	return nil
@@ -273,7 +274,7 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 		return nil, extdir.NotFound(id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: get profile %s: %w", id, err)
+		return nil, dbError(fmt.Errorf("postgres: get profile %s: %w", id, err))
 	}
 	return p, nil
 }
@@ -308,7 +309,7 @@ func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir
 			if derr := uniqueViolation(err); derr != nil {
 				return derr
 			}
-			return fmt.Errorf("postgres: update profile %s: %w", id, err)
+			return dbError(fmt.Errorf("postgres: update profile %s: %w", id, err))
 		}
 		return nil
 	})
@@ -343,8 +344,8 @@ func (s *Store) Remove(ctx context.Context, tenant, id string, fn func(p *extdir
 		if err := fn(p); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, deleteBySeq, p.Seq); err != nil {
-			return fmt.Errorf("postgres: remove profile %s: %w", id, err)
+		if _, err := tx.Exec(ctx, deleteBySeq, p.Tenant, p.Seq); err != nil {
+			return dbError(fmt.Errorf("postgres: remove profile %s: %w", id, err))
 		}
 		return nil
 	})
@@ -361,7 +362,7 @@ func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(pgx.Tx
 	return retry(ctx, func() error {
 		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 		if err != nil {
-			return fmt.Errorf("postgres: write profile %s: begin: %w", id, err)
+			return dbError(fmt.Errorf("postgres: write profile %s: begin: %w", id, err))
 		}
 		// After a commit, Rollback does nothing; after a failure it ends the
 		// transaction, and its own error adds nothing to the first one.
@@ -371,13 +372,13 @@ func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(pgx.Tx
 			return extdir.NotFound(id)
 		}
 		if err != nil {
-			return fmt.Errorf("postgres: write profile %s: read: %w", id, err)
+			return dbError(fmt.Errorf("postgres: write profile %s: read: %w", id, err))
 		}
 		if err := step(tx, p); err != nil {
 			return err
 		}
 		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("postgres: write profile %s: commit: %w", id, err)
+			return dbError(fmt.Errorf("postgres: write profile %s: commit: %w", id, err))
 		}
 		return nil
 	})
@@ -389,11 +390,12 @@ func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(pgx.Tx
 // being restored at that moment (locked by Update) is left for the next
 // round.
 //
-// The batch's seqs are gathered into an array first (= ANY(ARRAY(...)))
-// rather than joined (IN (...)), so that the delete finds each row through
-// the primary key whatever the planner thinks of the batch's size.
-const purgeBatchSQL = `DELETE FROM profiles WHERE seq = ANY(ARRAY(
-	SELECT seq FROM profiles WHERE deleted_at IS NOT NULL AND deleted_at < $1
+// The batch is gathered first, as the physical addresses (ctid) of the rows
+// it locked, and the delete goes straight to them: a row this statement
+// holds locked cannot move, and no index is needed to find it again,
+// whatever the planner thinks of the batch's size.
+const purgeBatchSQL = `DELETE FROM profiles WHERE ctid = ANY(ARRAY(
+	SELECT ctid FROM profiles WHERE deleted_at IS NOT NULL AND deleted_at < $1
 	LIMIT $2 FOR UPDATE SKIP LOCKED))`
 
 // Purge deletes, in every tenant, the profiles soft-deleted before
@@ -420,7 +422,7 @@ func (s *Store) Purge(ctx context.Context, deletedBefore time.Time) (int64, erro
 			return err
 		})
 		if err != nil {
-			return total, fmt.Errorf("postgres: purge: %w", err)
+			return total, dbError(fmt.Errorf("postgres: purge: %w", err))
 		}
 		n := tag.RowsAffected()
 		total += n
@@ -428,4 +430,52 @@ func (s *Store) Purge(ctx context.Context, deletedBefore time.Time) (int64, erro
 			return total, nil
 		}
 	}
+}
+
+// Import inserts many profiles in one transaction: all of them or, on the
+// first failure (a phone or id clash included), none. It is what seeding a
+// large directory and restoring an export need; a request-serving path uses
+// Create. The inserts are sent as one pipelined batch, so the transaction
+// costs one round trip, not one per row. Each profile's Seq is set.
+func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var batch pgx.Batch
+		for _, p := range profiles {
+			normalize(p)
+			batch.Queue(insertProfile, profileArgs(p)...)
+		}
+		results := tx.SendBatch(ctx, &batch)
+		for _, p := range profiles {
+			if err := results.QueryRow().Scan(&p.Seq); err != nil {
+				_ = results.Close() // the first error is the one to report
+				if derr := uniqueViolation(err); derr != nil {
+					return derr
+				}
+				return fmt.Errorf("postgres: import profile %s: %w", p.ID, err)
+			}
+		}
+		return results.Close()
+	})
+	if err != nil {
+		return dbError(err)
+	}
+	return nil
+}
+
+// Analyze refreshes the query planner's statistics. Autovacuum does it in
+// the background as the table grows; after a bulk Import, doing it at once
+// lets the planner pick the right index for a filter from the first query.
+func (s *Store) Analyze(ctx context.Context) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if _, err := s.pool.Exec(ctx, "ANALYZE profiles"); err != nil {
+		return dbError(fmt.Errorf("postgres: analyze: %w", err))
+	}
+	return nil
 }
