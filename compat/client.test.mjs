@@ -484,6 +484,29 @@ function defineTests() {
     assert.deepEqual([...seen].sort(), [...ids].sort());
   });
 
+  test("kiota beta SDK: filter, orderby, search and count query parameters reach extdir and shape the result", plain, async () => {
+    const { token } = tenantCtx();
+    const { client } = kiotaClient(token);
+    for (const [name, company] of [["Kilo Bravo", "Northwind"], ["kilo alpha", "northwind traders"], ["Lima", "Contoso"]]) {
+      await client.directory.pendingExternalUserProfiles.post({ displayName: name, companyName: company, phoneNumber: phone() });
+    }
+    const eventual = { ConsistencyLevel: "eventual" };
+    const filtered = await client.directory.pendingExternalUserProfiles.get({
+      queryParameters: { filter: "startswith(companyName,'northwind')", orderby: ["displayName desc"], count: true, top: 1 },
+      headers: eventual,
+    });
+    assert.equal(filtered.odataCount, 2);
+    assert.deepEqual(filtered.value.map((x) => x.displayName), ["Kilo Bravo"]);
+    const next = await client.directory.pendingExternalUserProfiles.withUrl(filtered.odataNextLink).get({ headers: eventual });
+    assert.deepEqual(next.value.map((x) => x.displayName), ["kilo alpha"]);
+    assert.equal(next.odataNextLink, undefined);
+    const searched = await client.directory.pendingExternalUserProfiles.get({
+      queryParameters: { search: '"displayName:lima"' },
+      headers: eventual,
+    });
+    assert.deepEqual(searched.value.map((x) => x.displayName), ["Lima"]);
+  });
+
   test("kiota beta SDK: msgraph-sdk-core PageIterator visits each profile once", plain, async () => {
     const { token } = tenantCtx();
     const { client, adapter } = kiotaClient(token);
