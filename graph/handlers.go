@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -304,8 +305,8 @@ func (s *Server) writeEntity(c *call, status int, p *extdir.Profile, sel []*extd
 	} else {
 		fragment = "directory/" + p.Kind.Collection() + contextSuffix(sel) + "/$entity"
 	}
-	b := make([]byte, 0, 1024)
-	b = append(b, `{"@odata.context":`...)
+	buf := getBody()
+	b := append(*buf, `{"@odata.context":`...)
 	b = appendString(b, s.contextURL(c.r, fragment))
 	b = append(b, ',')
 	if asDirectoryObject {
@@ -314,8 +315,8 @@ func (s *Server) writeEntity(c *call, status int, p *extdir.Profile, sel []*extd
 		b = append(b, ',')
 	}
 	b = appendMembers(b, p, newSelection(sel))
-	c.w.Header().Set("ETag", p.ETag())
-	writeJSON(c.w, status, b)
+	c.w.Header()["Etag"] = []string{p.ETag()}
+	writePooledJSON(c.w, status, buf, b)
 }
 
 // list serves a collection: live profiles of c.kind, or its deleted items.
@@ -354,7 +355,8 @@ func (s *Server) list(c *call, deleted bool) error {
 		fragment = "directory/" + c.kind.Collection() + contextSuffix(opts.Select)
 	}
 	sel := newSelection(opts.Select)
-	b := make([]byte, 0, 512+len(page.Profiles)*640)
+	buf := getBody()
+	b := slices.Grow(*buf, 512+len(page.Profiles)*700)
 	b = append(b, `{"@odata.context":`...)
 	b = appendString(b, s.contextURL(c.r, fragment))
 	if countIt {
@@ -373,7 +375,7 @@ func (s *Server) list(c *call, deleted bool) error {
 		b = appendProfile(b, p, sel, deleted)
 	}
 	b = append(b, "]}"...)
-	writeJSON(c.w, http.StatusOK, b)
+	writePooledJSON(c.w, http.StatusOK, buf, b)
 	return nil
 }
 

@@ -77,9 +77,12 @@ func requestIDs(r *http.Request) ids {
 	return v
 }
 
+// logger is the server's logger with the request's id attached. It is built
+// on demand: most requests log nothing but their access line, and With
+// costs a handler clone.
 func logger(r *http.Request) *slog.Logger {
 	if l, ok := r.Context().Value(loggerKey).(*slog.Logger); ok {
-		return l
+		return l.With(slog.String("request_id", requestIDs(r).request))
 	}
 	return slog.New(slog.DiscardHandler)
 }
@@ -113,15 +116,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if clientID == "" || len(clientID) > 128 {
 		clientID = requestID
 	}
+	// Keys in canonical form, and the constant values shared: Header.Set
+	// would canonicalize (and allocate) each name on every request, and
+	// net/http only reads the values.
 	h := w.Header()
-	h.Set("request-id", requestID)
-	h.Set("client-request-id", clientID)
-	h.Set("OData-Version", "4.0")
-	h.Set("Cache-Control", "no-cache")
+	h["Request-Id"] = []string{requestID}
+	h["Client-Request-Id"] = []string{clientID}
+	h["Odata-Version"] = odataVersion
+	h["Cache-Control"] = noCache
 
-	log := s.Logger.With(slog.String("request_id", requestID))
 	ctx := context.WithValue(r.Context(), idsKey, ids{request: requestID, client: clientID})
-	ctx = context.WithValue(ctx, loggerKey, log)
+	ctx = context.WithValue(ctx, loggerKey, s.Logger)
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 
@@ -130,12 +135,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			log.Error("panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			logger(r).Error("panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 			if rec.status == 0 {
 				writeError(rec, r, errInternalPanic)
 			}
 		}
-		log.LogAttrs(ctx, slog.LevelInfo, "request",
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("request_id", requestID),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
@@ -147,6 +153,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.route(rec, r)
 }
+
+// Constant header values, shared by every response.
+var (
+	odataVersion = []string{"4.0"}
+	noCache      = []string{"no-cache"}
+)
 
 var errInternalPanic = &internalError{"panic while serving the request"}
 

@@ -52,6 +52,8 @@ type serveConfig struct {
 	devOID                    string
 	// Throttling and fault injection; see protocol.go.
 	protocol protocolConfig
+	// The verified-token cache and the profiler; see perf.go.
+	perf perfConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -73,6 +75,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&cfg.clockSkew, "clock-skew", 30*time.Second, "leeway for token exp and nbf")
 	authFlags(fs, &cfg)
 	protocolFlags(fs, &cfg.protocol)
+	perfFlags(fs, &cfg.perf)
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -89,6 +92,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if err := cfg.protocol.check(); err != nil {
+		return err
+	}
+	if err := cfg.perf.check(); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
@@ -117,7 +123,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	api := &graph.Server{
 		Store:        st,
-		Verifier:     authn.verifier,
+		Verifier:     cfg.perf.verifier(authn.verifier),
 		OAuth:        authn.provider,
 		DevPrincipal: authn.dev,
 		PublicURL:    cfg.publicURL,
@@ -151,6 +157,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
+	stopPprof, err := cfg.perf.startPprof(log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

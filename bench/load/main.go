@@ -1,0 +1,611 @@
+// Command load measures extdir under HTTP load beside its limit and its
+// peer, in one run, so that every comparison is a ratio taken on the same
+// machine in the same minutes.
+//
+// It seeds a deterministic directory (internal/seed; kept in -data and
+// reused by later runs), mints tokens with the built-in issuer, starts each
+// server on a loopback port, and drives it with wrk for a fixed time and
+// connection count per workload: GET by id, the first page of a list, a
+// filtered list, create, patch and a realistic mix. The servers:
+//
+//   - extdir, built from this module (or -extdir), once per -profiles size;
+//   - bench/bare, answering every request with the bytes extdir sent for
+//     one entity, without and with RS256 verification (golang-jwt): the
+//     limit of this machine and of Go's HTTP server;
+//   - entra-emulator, the peer, when -peer names a build of it;
+//   - another build of extdir, when -compare names one (before/after).
+//
+// For each it prints req/s, p50/p99 latency, errors and the server's peak
+// RSS (VmHWM), then the medians of -runs runs and the ratios between
+// servers taken within each run; -json writes all of it. It needs wrk
+// (apt-get install -y wrk). Load goes to 127.0.0.1 only, and every wrk run
+// stops by itself after -duration.
+//
+//	go run ./bench/load                                  # 10,000 profiles, every workload, 3 runs
+//	go run ./bench/load -profiles 1000,1000000 -peer /path/to/entra-emulator -json out.json
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the command line.
+type config struct {
+	duration, warmup time.Duration
+	readConns        int
+	writeConns       int
+	threads          int
+	runs             int
+	sizes            []int
+	otherTenants     int
+	otherProfiles    int
+	workloads        []string
+	dataDir          string
+	postgres         string
+	extdirBin        string
+	extdirArgs       []string
+	compareBin       string
+	bareBin          string
+	peerBin          string
+	peerUsers        int
+	jsonOut          string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func parseConfig(args []string) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time per workload")
+	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured load before each workload (0: none)")
+	fs.IntVar(&cfg.readConns, "c", 8, "connections for the read workloads and the mix")
+	fs.IntVar(&cfg.writeConns, "write-c", 64, "connections for create and patch")
+	fs.IntVar(&cfg.threads, "threads", runtime.NumCPU(), "wrk threads")
+	fs.IntVar(&cfg.runs, "runs", 3, "runs of everything; the report gives medians")
+	sizes := fs.String("profiles", "10000", "profiles in the tenant under test, comma-separated for several directories (e.g. 1000,1000000)")
+	fs.IntVar(&cfg.otherTenants, "other-tenants", 2, "other tenants seeded beside it")
+	fs.IntVar(&cfg.otherProfiles, "other-profiles", 1000, "profiles in each other tenant")
+	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads, comma-separated")
+	fs.StringVar(&cfg.dataDir, "data", filepath.Join(os.TempDir(), "extdir-load"), "directory of the seeded data, kept for later runs")
+	fs.StringVar(&cfg.postgres, "postgres", "", "measure extdir on PostgreSQL: a postgres:// URL of the server (databases extdir_load_<size> are created on it)")
+	fs.StringVar(&cfg.extdirBin, "extdir", "", "extdir binary (default: built from this module)")
+	extdirArgs := fs.String("extdir-args", "", "extra flags for extdir serve, space-separated (e.g. --token-cache=0)")
+	fs.StringVar(&cfg.compareBin, "compare", "", "a second extdir binary, measured the same way as extdir@compare (e.g. a build of the previous commit)")
+	fs.StringVar(&cfg.bareBin, "bare", "", "bench/bare binary (default: built from this module)")
+	fs.StringVar(&cfg.peerBin, "peer", "", "entra-emulator binary to measure beside extdir (see README: Load harness)")
+	fs.IntVar(&cfg.peerUsers, "peer-users", 500, "users seeded in the peer (at most 999)")
+	fs.StringVar(&cfg.jsonOut, "json", "", "also write every figure to this JSON file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for s := range strings.SplitSeq(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-profiles: %q is not a positive number", s)
+		}
+		cfg.sizes = append(cfg.sizes, n)
+	}
+	for w := range strings.SplitSeq(*workloads, ",") {
+		w = strings.TrimSpace(w)
+		if !slices.Contains(allWorkloads, w) {
+			return nil, fmt.Errorf("-workloads: unknown %q (known: %s)", w, strings.Join(allWorkloads, ", "))
+		}
+		cfg.workloads = append(cfg.workloads, w)
+	}
+	cfg.extdirArgs = strings.Fields(*extdirArgs)
+	switch {
+	case cfg.duration < time.Second:
+		return nil, errors.New("-duration must be at least 1s")
+	case cfg.readConns < 1 || cfg.writeConns < 1 || cfg.threads < 1 || cfg.runs < 1:
+		return nil, errors.New("-c, -write-c, -threads and -runs must be positive")
+	case cfg.peerUsers < 1 || cfg.peerUsers > 999:
+		return nil, errors.New("-peer-users must be within 1..999")
+	}
+	return cfg, nil
+}
+
+// result is one workload on one server in one run.
+type result struct {
+	Run         int     `json:"run"`
+	Target      string  `json:"target"`
+	Workload    string  `json:"workload"`
+	Connections int     `json:"connections"`
+	Seconds     float64 `json:"seconds"`
+	Requests    int64   `json:"requests"`
+	RPS         float64 `json:"rps"`
+	P50Ms       float64 `json:"p50_ms"`
+	P90Ms       float64 `json:"p90_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	// Errors counts failed connections, reads, writes and timeouts, and
+	// responses of status 400 or more (Non2xx alone).
+	Errors    int64   `json:"errors"`
+	Non2xx    int64   `json:"non_2xx"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	StartupMs float64 `json:"startup_ms"`
+}
+
+func (r result) line() string {
+	return fmt.Sprintf("%-24s %-7s c=%-3d %9s req/s  p50 %6.2f ms  p99 %7.2f ms  errors %-6d peak RSS %6.1f MB",
+		r.Target, r.Workload, r.Connections, thousands(r.RPS), r.P50Ms, r.P99Ms, r.Errors, r.PeakRSSMB)
+}
+
+// report is everything -json writes.
+type report struct {
+	Machine machine   `json:"machine"`
+	Command string    `json:"command"`
+	Results []result  `json:"results"`
+	Summary []summary `json:"summary"`
+	Ratios  []ratio   `json:"ratios"`
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	cfg, err := parseConfig(args)
+	if err != nil {
+		return err
+	}
+	wrkVersion, err := checkWrk()
+	if err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "# "+format+"\n", a...) }
+	work, err := os.MkdirTemp("", "extdir-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return err
+	}
+
+	root, err := moduleRoot(ctx)
+	if err != nil && (cfg.extdirBin == "" || cfg.bareBin == "") {
+		return fmt.Errorf("building extdir and bench/bare needs this module's source (or give -extdir and -bare): %w", err)
+	}
+	if cfg.extdirBin == "" {
+		logf("building extdir")
+		if cfg.extdirBin, err = buildBinary(ctx, root, "./cmd/extdir", work); err != nil {
+			return err
+		}
+	}
+	if cfg.bareBin == "" {
+		logf("building bench/bare")
+		if cfg.bareBin, err = buildBinary(ctx, root, "./bench/bare", work); err != nil {
+			return err
+		}
+	}
+
+	// Targets, in the order each run visits them: the extdir directories
+	// first, since the bare server replays what extdir answered.
+	var targets []target
+	var responseFile, jwksFile string
+	var bareAPI api
+	var recorder *extdirSetup
+	extdirNames := map[int]string{}
+	for i, size := range cfg.sizes {
+		setup, err := prepareExtdir(ctx, cfg, size, logf)
+		if err != nil {
+			return err
+		}
+		name := "extdir"
+		if len(cfg.sizes) > 1 {
+			name = "extdir n=" + strconv.Itoa(size)
+		}
+		extdirNames[size] = name
+		targets = append(targets, setup.target(name, cfg.workloads))
+		if cfg.compareBin != "" {
+			before := *setup
+			before.bin = cfg.compareBin
+			targets = append(targets, before.target(name+"@compare", cfg.workloads))
+		}
+		// The largest directory is the one the bare server imitates.
+		if i == 0 || size > recorder.profiles {
+			recorder = setup
+		}
+	}
+	if slices.Contains(cfg.workloads, workGet) {
+		bareAPI = recorder.api()
+		files := func() (string, string) { return responseFile, jwksFile }
+		apiOf := func() api { return bareAPI }
+		targets = append(targets,
+			bareTarget("bare", cfg.bareBin, files, false, apiOf),
+			bareTarget("bare+rs256", cfg.bareBin, files, true, apiOf))
+	}
+	if cfg.peerBin != "" {
+		targets = append(targets, peerTarget(cfg.peerBin, work, cfg.peerUsers, cfg.workloads))
+	}
+
+	rep := report{Machine: describeMachine(wrkVersion), Command: "go run ./bench/load " + strings.Join(args, " ")}
+	logf("machine: %s, %d CPUs, load average %s", rep.Machine.CPU, rep.Machine.CPUs, rep.Machine.LoadBefore)
+	nonce, err := nextNonce(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	for runNo := 1; runNo <= cfg.runs; runNo++ {
+		results, err := runOnce(ctx, cfg, runNo, targets, stdout, func(t target, srv *server) error {
+			if responseFile != "" || t.name != extdirNames[recorder.profiles] {
+				return nil
+			}
+			var err error
+			responseFile, jwksFile, err = recorder.record(srv, work)
+			return err
+		}, work, &nonce)
+		if err != nil {
+			return err
+		}
+		rep.Results = append(rep.Results, results...)
+	}
+	rep.Machine.LoadAfter = loadAverage()
+	rep.Summary = summarize(rep.Results)
+	rep.Ratios = ratios(rep.Results, cfg, extdirNames)
+	printReport(stdout, &rep)
+	if cfg.jsonOut != "" {
+		return writeJSONFile(cfg.jsonOut, rep)
+	}
+	return nil
+}
+
+// runOnce is one run: every server is started, then each workload is
+// measured on each server in turn, so that the figures a ratio compares are
+// taken minutes apart at most, on a machine whose load drifts; then every
+// server is stopped. started is told of each server once it is ready.
+func runOnce(ctx context.Context, cfg *config, runNo int, targets []target, stdout io.Writer,
+	started func(target, *server) error, work string, nonce *int) ([]result, error) {
+	type running struct {
+		target
+		srv *server
+		api api
+	}
+	var servers []running
+	defer func() {
+		for _, r := range servers {
+			r.srv.stop()
+		}
+	}()
+	for _, t := range targets {
+		srv, a, err := t.start(ctx, runNo)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, running{t, srv, a})
+		if err := started(t, srv); err != nil {
+			return nil, err
+		}
+	}
+	var results []result
+	for _, w := range cfg.workloads {
+		for _, r := range servers {
+			if !slices.Contains(r.workloads, w) {
+				continue
+			}
+			*nonce++
+			if err := saveNonce(cfg.dataDir, *nonce); err != nil {
+				return nil, err
+			}
+			res, err := measure(ctx, cfg, work, r.srv, r.api, w, *nonce)
+			if err != nil {
+				return nil, fmt.Errorf("%s, %s: %w", r.name, w, err)
+			}
+			res.Run, res.Target, res.StartupMs = runNo, r.name, float64(r.srv.startup.Microseconds())/1000
+			results = append(results, res)
+			fmt.Fprintf(stdout, "run %d/%d  %s\n", runNo, cfg.runs, res.line())
+		}
+	}
+	return results, nil
+}
+
+// measure runs one workload: a warm-up, then the measured run with the
+// peak RSS window reset before it.
+func measure(ctx context.Context, cfg *config, work string, srv *server, a api, workload string, nonce int) (result, error) {
+	script, err := a.script(workload, (2*nonce+1)%100_000)
+	if err != nil {
+		return result{}, err
+	}
+	conns := cfg.readConns
+	if writes(workload) {
+		conns = cfg.writeConns
+	}
+	if cfg.warmup > 0 {
+		// The warm-up creates under a nonce of its own: every wrk run counts
+		// its requests from zero again.
+		warm, err := a.script(workload, (2*nonce)%100_000)
+		if err != nil {
+			return result{}, err
+		}
+		if _, err := runWrk(ctx, work, srv.base, warm, cfg.threads, conns, cfg.warmup); err != nil {
+			return result{}, err
+		}
+	}
+	srv.resetPeak()
+	s, err := runWrk(ctx, work, srv.base, script, cfg.threads, conns, cfg.duration)
+	if err != nil {
+		return result{}, err
+	}
+	if err := srv.alive(); err != nil {
+		return result{}, err
+	}
+	peak, err := srv.peakRSS()
+	if err != nil {
+		return result{}, err
+	}
+	secs := float64(s.DurationUS) / 1e6
+	return result{
+		Workload:    workload,
+		Connections: conns,
+		Seconds:     secs,
+		Requests:    s.Requests,
+		RPS:         float64(s.Requests) / secs,
+		P50Ms:       float64(s.P50US) / 1000,
+		P90Ms:       float64(s.P90US) / 1000,
+		P99Ms:       float64(s.P99US) / 1000,
+		MaxMs:       float64(s.MaxUS) / 1000,
+		Errors:      s.Connect + s.Read + s.Write + s.Timeout + s.Status,
+		Non2xx:      s.Status,
+		PeakRSSMB:   float64(peak) / (1 << 20),
+	}, nil
+}
+
+// summary is the median of a (target, workload) over the runs.
+type summary struct {
+	Target       string  `json:"target"`
+	Workload     string  `json:"workload"`
+	Connections  int     `json:"connections"`
+	Runs         int     `json:"runs"`
+	RPS          float64 `json:"rps_median"`
+	RPSMin       float64 `json:"rps_min"`
+	RPSMax       float64 `json:"rps_max"`
+	P50Ms        float64 `json:"p50_ms_median"`
+	P99Ms        float64 `json:"p99_ms_median"`
+	Errors       int64   `json:"errors_total"`
+	PeakRSSMB    float64 `json:"peak_rss_mb_max"`
+	StartupMsMed float64 `json:"startup_ms_median"`
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func summarize(results []result) []summary {
+	type key struct{ target, workload string }
+	var order []key
+	groups := map[key][]result{}
+	for _, r := range results {
+		k := key{r.Target, r.Workload}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	out := make([]summary, 0, len(order))
+	for _, k := range order {
+		rs := groups[k]
+		pick := func(f func(result) float64) []float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			return v
+		}
+		rps := pick(func(r result) float64 { return r.RPS })
+		s := summary{
+			Target: k.target, Workload: k.workload, Connections: rs[0].Connections, Runs: len(rs),
+			RPS: median(rps), RPSMin: slices.Min(rps), RPSMax: slices.Max(rps),
+			P50Ms:        median(pick(func(r result) float64 { return r.P50Ms })),
+			P99Ms:        median(pick(func(r result) float64 { return r.P99Ms })),
+			PeakRSSMB:    slices.Max(pick(func(r result) float64 { return r.PeakRSSMB })),
+			StartupMsMed: median(pick(func(r result) float64 { return r.StartupMs })),
+		}
+		for _, r := range rs {
+			s.Errors += r.Errors
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// ratio compares two servers (or two directories) on one workload: the
+// ratio of their req/s within each run, and the median of those.
+type ratio struct {
+	Name   string    `json:"name"`
+	PerRun []float64 `json:"per_run"`
+	Median float64   `json:"median"`
+	Target string    `json:"target,omitempty"`
+}
+
+func ratios(results []result, cfg *config, extdirNames map[int]string) []ratio {
+	rps := map[string]float64{}
+	key := func(run int, target, workload string) string {
+		return fmt.Sprint(run, "\x00", target, "\x00", workload)
+	}
+	for _, r := range results {
+		rps[key(r.Run, r.Target, r.Workload)] = r.RPS
+	}
+	largest := slices.Max(cfg.sizes)
+	primary := extdirNames[largest]
+	var out []ratio
+	add := func(name, target, aTarget, aWork, bTarget, bWork string) {
+		rt := ratio{Name: name, Target: target}
+		for run := 1; run <= cfg.runs; run++ {
+			a, okA := rps[key(run, aTarget, aWork)]
+			b, okB := rps[key(run, bTarget, bWork)]
+			if okA && okB && b > 0 {
+				rt.PerRun = append(rt.PerRun, a/b)
+			}
+		}
+		if len(rt.PerRun) > 0 {
+			rt.Median = median(rt.PerRun)
+			out = append(out, rt)
+		}
+	}
+	add(primary+" GET by id / bare (no auth)", "≥ 0.6", primary, workGet, "bare", workGet)
+	add(primary+" GET by id / bare+rs256", "", primary, workGet, "bare+rs256", workGet)
+	add("bare+rs256 / bare (what RS256 on every request costs)", "", "bare+rs256", workGet, "bare", workGet)
+	targets := map[string]string{workList: "≥ 10", workCreate: "≥ 10"}
+	for _, w := range cfg.workloads {
+		add(primary+" "+w+" / entra-emulator "+w, targets[w], primary, w, "entra-emulator", w)
+	}
+	if len(cfg.sizes) > 1 {
+		smallest := slices.Min(cfg.sizes)
+		for _, w := range cfg.workloads {
+			if w == workList || w == workFilter || w == workGet {
+				target := ""
+				if w == workList {
+					target = "1 ± 0.2"
+				}
+				add(fmt.Sprintf("%s: n=%d / n=%d", w, smallest, largest), target, extdirNames[smallest], w, primary, w)
+			}
+		}
+	}
+	for _, size := range cfg.sizes {
+		for _, w := range cfg.workloads {
+			name := extdirNames[size]
+			add(fmt.Sprintf("%s %s / %s@compare", name, w, name), "", name, w, name+"@compare", w)
+		}
+	}
+	return out
+}
+
+func printReport(w io.Writer, rep *report) {
+	fmt.Fprintf(w, "\n## Medians of the runs (%s; load average before %s, after %s)\n\n", rep.Machine.CPU, rep.Machine.LoadBefore, rep.Machine.LoadAfter)
+	fmt.Fprintln(w, "| server | workload | conns | req/s (median) | min–max | p50 ms | p99 ms | errors | peak RSS MB | start-up ms |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	for _, s := range rep.Summary {
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s–%s | %.2f | %.2f | %d | %.1f | %.0f |\n",
+			s.Target, s.Workload, s.Connections, thousands(s.RPS), thousands(s.RPSMin), thousands(s.RPSMax), s.P50Ms, s.P99Ms, s.Errors, s.PeakRSSMB, s.StartupMsMed)
+	}
+	if len(rep.Ratios) > 0 {
+		fmt.Fprintln(w, "\n| ratio of req/s, within each run | per run | median | target |")
+		fmt.Fprintln(w, "|---|---|---|---|")
+		for _, r := range rep.Ratios {
+			per := make([]string, len(r.PerRun))
+			for i, v := range r.PerRun {
+				per[i] = strconv.FormatFloat(v, 'f', 2, 64)
+			}
+			fmt.Fprintf(w, "| %s | %s | %.2f | %s |\n", r.Name, strings.Join(per, ", "), r.Median, r.Target)
+		}
+	}
+}
+
+// thousands formats a rate as an integer with thousands separators.
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// machine describes where the figures were taken.
+type machine struct {
+	CPU        string `json:"cpu"`
+	CPUs       int    `json:"cpus"`
+	Kernel     string `json:"kernel"`
+	Go         string `json:"go"`
+	Wrk        string `json:"wrk"`
+	LoadBefore string `json:"load_average_before"`
+	LoadAfter  string `json:"load_average_after"`
+	Date       string `json:"date"`
+}
+
+func describeMachine(wrkVersion string) machine {
+	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Wrk: wrkVersion, LoadBefore: loadAverage(), Date: time.Now().UTC().Format(time.RFC3339)}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				m.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// nextNonce reads the run counter kept in the data directory: creates
+// number their phone numbers by it, so that no run clashes with an earlier
+// one on the same store.
+func nextNonce(dir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "load-nonce"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+func saveNonce(dir string, n int) error {
+	return os.WriteFile(filepath.Join(dir, "load-nonce"), []byte(strconv.Itoa(n)+"\n"), 0o600)
+}
+
+// moduleRoot is the directory of this module's go.mod.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := execCommand(ctx, "", "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside a Go module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+func execCommand(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	return cmd
+}

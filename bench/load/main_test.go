@@ -1,0 +1,126 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := parseConfig([]string{"-profiles", "1000, 1000000", "-workloads", "get,list", "-duration", "5s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.sizes) != 2 || cfg.sizes[0] != 1000 || cfg.sizes[1] != 1000000 {
+		t.Errorf("sizes %v", cfg.sizes)
+	}
+	if strings.Join(cfg.workloads, ",") != "get,list" || cfg.duration != 5*time.Second || cfg.readConns != 8 || cfg.writeConns != 64 || cfg.runs != 3 {
+		t.Errorf("config %+v", cfg)
+	}
+
+	refused := map[string][]string{
+		"a size that is not a number": {"-profiles", "many"},
+		"a size of zero":              {"-profiles", "0"},
+		"an unknown workload":         {"-workloads", "get,delete"},
+		"a duration under one second": {"-duration", "100ms"},
+		"no connections":              {"-c", "0"},
+		"a peer of a thousand users":  {"-peer-users", "1000"},
+		"a stray argument":            {"http://example.com"},
+	}
+	for name, args := range refused {
+		t.Run(name+" is refused", func(t *testing.T) {
+			if _, err := parseConfig(args); err == nil {
+				t.Fatalf("%v accepted", args)
+			}
+		})
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	for _, base := range []string{"http://127.0.0.1:8080", "http://127.0.0.2:1", "http://[::1]:8080"} {
+		if err := checkLoopback(base); err != nil {
+			t.Errorf("%s refused: %v", base, err)
+		}
+	}
+	for _, base := range []string{"http://10.0.0.1:8080", "http://example.com", "http://0.0.0.0:8080", "http://localhost.example.com:80", "::"} {
+		if err := checkLoopback(base); err == nil {
+			t.Errorf("%s accepted as a load target", base)
+		}
+	}
+}
+
+func TestMedianAndThousands(t *testing.T) {
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median of 3 = %v", m)
+	}
+	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
+		t.Errorf("median of 4 = %v", m)
+	}
+	for in, want := range map[float64]string{0: "0", 999.6: "1,000", 12345: "12,345", 1234567: "1,234,567"} {
+		if got := thousands(in); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLuaString(t *testing.T) {
+	got := luaString("a \"b\" \\ c\n\x01é")
+	want := `"a \"b\" \\ c\010\001\195\169"`
+	if got != want {
+		t.Errorf("luaString = %s, want %s", got, want)
+	}
+}
+
+func TestScripts(t *testing.T) {
+	a := extdirAPI("READ", "WRITE", "b1c68a6f-0000-4000-8000-", 1000, 100)
+	for _, w := range allWorkloads {
+		t.Run(w, func(t *testing.T) {
+			s, err := a.script(w, 42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, part := range []string{"function done(", "local nonce = 42", `"Bearer READ"`, "WRKJSON"} {
+				if !strings.Contains(s, part) {
+					t.Errorf("script lacks %q:\n%s", part, s)
+				}
+			}
+			if w == workMix {
+				if !strings.Contains(s, "function request()") || !strings.Contains(s, "else return create() end") {
+					t.Errorf("mix script:\n%s", s)
+				}
+			} else if !strings.Contains(s, "request = "+w+"\n") {
+				t.Errorf("script does not serve %s:\n%s", w, s)
+			}
+		})
+	}
+	if _, err := a.script("delete", 1); err == nil {
+		t.Error("an unknown workload made a script")
+	}
+	total := 0
+	for _, w := range mixWeights {
+		total += w.percent
+	}
+	if total != 100 {
+		t.Errorf("the mix adds up to %d%%", total)
+	}
+	if n := len(a.filters); n != 100 {
+		t.Errorf("%d filters, want one per company", n)
+	}
+}
+
+func TestRatiosWithinRuns(t *testing.T) {
+	cfg := &config{runs: 3, sizes: []int{1000}, workloads: []string{workGet}}
+	var results []result
+	for run, pair := range [][2]float64{{60, 100}, {50, 100}, {90, 100}} {
+		results = append(results,
+			result{Run: run + 1, Target: "extdir", Workload: workGet, RPS: pair[0]},
+			result{Run: run + 1, Target: "bare", Workload: workGet, RPS: pair[1]})
+	}
+	rs := ratios(results, cfg, map[int]string{1000: "extdir"})
+	if len(rs) != 1 {
+		t.Fatalf("ratios %+v, want extdir/bare alone", rs)
+	}
+	if rs[0].Median != 0.6 || len(rs[0].PerRun) != 3 {
+		t.Errorf("ratio %+v, want the median 0.6 of three runs", rs[0])
+	}
+}
