@@ -470,8 +470,11 @@ func ratios(results []result, cfg *config, extdirNames map[int]string) []ratio {
 			out = append(out, rt)
 		}
 	}
-	add(primary+" GET by id / bare (no auth)", "≥ 0.6", primary, workGet, "bare", workGet)
-	add(primary+" GET by id / bare+rs256", "", primary, workGet, "bare+rs256", workGet)
+	for _, size := range cfg.sizes {
+		name := extdirNames[size]
+		add(name+" GET by id / bare (no auth)", "≥ 0.6", name, workGet, "bare", workGet)
+		add(name+" GET by id / bare+rs256", "", name, workGet, "bare+rs256", workGet)
+	}
 	add("bare+rs256 / bare (what RS256 on every request costs)", "", "bare+rs256", workGet, "bare", workGet)
 	targets := map[string]string{workList: "≥ 10", workCreate: "≥ 10"}
 	for _, w := range cfg.workloads {
