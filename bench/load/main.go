@@ -8,7 +8,8 @@
 // connection count per workload: GET by id, the first page of a list, a
 // filtered list, create, patch and a realistic mix. The servers:
 //
-//   - extdir, built from this module (or -extdir), once per -profiles size;
+//   - extdir, built from this module (or -extdir), once per -profiles size,
+//     on SQLite and, with -postgres, on PostgreSQL too;
 //   - bench/bare, answering every request with the bytes extdir sent for
 //     one entity, without and with RS256 verification (golang-jwt): the
 //     limit of this machine and of Go's HTTP server;
@@ -89,7 +90,7 @@ func parseConfig(args []string) (*config, error) {
 	fs.IntVar(&cfg.otherProfiles, "other-profiles", 1000, "profiles in each other tenant")
 	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads, comma-separated")
 	fs.StringVar(&cfg.dataDir, "data", filepath.Join(os.TempDir(), "extdir-load"), "directory of the seeded data, kept for later runs")
-	fs.StringVar(&cfg.postgres, "postgres", "", "measure extdir on PostgreSQL: a postgres:// URL of the server (databases extdir_load_<size> are created on it)")
+	fs.StringVar(&cfg.postgres, "postgres", "", "also measure extdir on PostgreSQL: a postgres:// URL of a server, on which databases extdir_load_<size> are created and seeded")
 	fs.StringVar(&cfg.extdirBin, "extdir", "", "extdir binary (default: built from this module)")
 	extdirArgs := fs.String("extdir-args", "", "extra flags for extdir serve, space-separated (e.g. --token-cache=0)")
 	fs.StringVar(&cfg.compareBin, "compare", "", "a second extdir binary, measured the same way as extdir@compare (e.g. a build of the previous commit)")
@@ -206,26 +207,41 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var responseFile, jwksFile string
 	var bareAPI api
 	var recorder *extdirSetup
-	extdirNames := map[int]string{}
-	for i, size := range cfg.sizes {
-		setup, err := prepareExtdir(ctx, cfg, size, logf)
-		if err != nil {
-			return err
-		}
-		name := "extdir"
-		if len(cfg.sizes) > 1 {
-			name = "extdir n=" + strconv.Itoa(size)
-		}
-		extdirNames[size] = name
-		targets = append(targets, setup.target(name, cfg.workloads))
-		if cfg.compareBin != "" {
-			before := *setup
-			before.bin = cfg.compareBin
-			targets = append(targets, before.target(name+"@compare", cfg.workloads))
-		}
-		// The largest directory is the one the bare server imitates.
-		if i == 0 || size > recorder.profiles {
-			recorder = setup
+	var recorderName string
+	// One store, SQLite, or two when -postgres adds PostgreSQL beside it:
+	// each maps its directory sizes to their servers' names.
+	stores := []string{""}
+	if cfg.postgres != "" {
+		stores = append(stores, cfg.postgres)
+	}
+	var storeNames []map[int]string
+	for _, pgServer := range stores {
+		names := map[int]string{}
+		storeNames = append(storeNames, names)
+		for _, size := range cfg.sizes {
+			setup, err := prepareExtdir(ctx, cfg, pgServer, size, logf)
+			if err != nil {
+				return err
+			}
+			name := "extdir"
+			if pgServer != "" {
+				name += " pg"
+			}
+			if len(cfg.sizes) > 1 {
+				name += " n=" + strconv.Itoa(size)
+			}
+			names[size] = name
+			targets = append(targets, setup.target(name, cfg.workloads))
+			if cfg.compareBin != "" {
+				before := *setup
+				before.bin = cfg.compareBin
+				targets = append(targets, before.target(name+"@compare", cfg.workloads))
+			}
+			// The largest SQLite directory is the one the bare server
+			// imitates.
+			if pgServer == "" && (recorder == nil || size > recorder.profiles) {
+				recorder, recorderName = setup, name
+			}
 		}
 	}
 	if slices.Contains(cfg.workloads, workGet) {
@@ -248,7 +264,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for runNo := 1; runNo <= cfg.runs; runNo++ {
 		results, err := runOnce(ctx, cfg, runNo, targets, stdout, func(t target, srv *server) error {
-			if responseFile != "" || t.name != extdirNames[recorder.profiles] {
+			if responseFile != "" || t.name != recorderName {
 				return nil
 			}
 			var err error
@@ -262,7 +278,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	rep.Machine.LoadAfter = loadAverage()
 	rep.Summary = summarize(rep.Results)
-	rep.Ratios = ratios(rep.Results, cfg, extdirNames)
+	rep.Ratios = ratios(rep.Results, cfg, storeNames)
 	printReport(stdout, &rep)
 	if cfg.jsonOut != "" {
 		return writeJSONFile(cfg.jsonOut, rep)
@@ -445,7 +461,7 @@ type ratio struct {
 	Target string    `json:"target,omitempty"`
 }
 
-func ratios(results []result, cfg *config, extdirNames map[int]string) []ratio {
+func ratios(results []result, cfg *config, storeNames []map[int]string) []ratio {
 	rps := map[string]float64{}
 	key := func(run int, target, workload string) string {
 		return fmt.Sprint(run, "\x00", target, "\x00", workload)
@@ -453,8 +469,6 @@ func ratios(results []result, cfg *config, extdirNames map[int]string) []ratio {
 	for _, r := range results {
 		rps[key(r.Run, r.Target, r.Workload)] = r.RPS
 	}
-	largest := slices.Max(cfg.sizes)
-	primary := extdirNames[largest]
 	var out []ratio
 	add := func(name, target, aTarget, aWork, bTarget, bWork string) {
 		rt := ratio{Name: name, Target: target}
@@ -470,32 +484,37 @@ func ratios(results []result, cfg *config, extdirNames map[int]string) []ratio {
 			out = append(out, rt)
 		}
 	}
-	for _, size := range cfg.sizes {
-		name := extdirNames[size]
-		add(name+" GET by id / bare (no auth)", "≥ 0.6", name, workGet, "bare", workGet)
-		add(name+" GET by id / bare+rs256", "", name, workGet, "bare+rs256", workGet)
-	}
 	add("bare+rs256 / bare (what RS256 on every request costs)", "", "bare+rs256", workGet, "bare", workGet)
-	targets := map[string]string{workList: "≥ 10", workCreate: "≥ 10"}
-	for _, w := range cfg.workloads {
-		add(primary+" "+w+" / entra-emulator "+w, targets[w], primary, w, "entra-emulator", w)
-	}
-	if len(cfg.sizes) > 1 {
-		smallest := slices.Min(cfg.sizes)
+	largest, smallest := slices.Max(cfg.sizes), slices.Min(cfg.sizes)
+	peerTargets := map[string]string{workList: "≥ 10", workCreate: "≥ 10"}
+	for _, names := range storeNames {
+		for _, size := range cfg.sizes {
+			name := names[size]
+			add(name+" GET by id / bare (no auth)", "≥ 0.6", name, workGet, "bare", workGet)
+			add(name+" GET by id / bare+rs256", "", name, workGet, "bare+rs256", workGet)
+		}
+		// Against the peer and across sizes, the largest directory speaks
+		// for extdir.
+		primary := names[largest]
 		for _, w := range cfg.workloads {
-			if w == workList || w == workFilter || w == workGet {
+			add(primary+" "+w+" / entra-emulator "+w, peerTargets[w], primary, w, "entra-emulator", w)
+		}
+		if smallest != largest {
+			// Not the filtered list: its page holds 1 % of the directory,
+			// which is not a page's worth in a small one.
+			for _, w := range []string{workGet, workList} {
 				target := ""
 				if w == workList {
 					target = "1 ± 0.2"
 				}
-				add(fmt.Sprintf("%s: n=%d / n=%d", w, smallest, largest), target, extdirNames[smallest], w, primary, w)
+				add(fmt.Sprintf("%s %s / %s %s", names[smallest], w, primary, w), target, names[smallest], w, primary, w)
 			}
 		}
-	}
-	for _, size := range cfg.sizes {
-		for _, w := range cfg.workloads {
-			name := extdirNames[size]
-			add(fmt.Sprintf("%s %s / %s@compare", name, w, name), "", name, w, name+"@compare", w)
+		for _, size := range cfg.sizes {
+			for _, w := range cfg.workloads {
+				name := names[size]
+				add(fmt.Sprintf("%s %s / %s@compare", name, w, name), "", name, w, name+"@compare", w)
+			}
 		}
 	}
 	return out

@@ -116,7 +116,7 @@ func TestRatiosWithinRuns(t *testing.T) {
 			result{Run: run + 1, Target: "extdir", Workload: workGet, RPS: pair[0]},
 			result{Run: run + 1, Target: "bare", Workload: workGet, RPS: pair[1]})
 	}
-	rs := ratios(results, cfg, map[int]string{1000: "extdir"})
+	rs := ratios(results, cfg, []map[int]string{{1000: "extdir"}})
 	if len(rs) != 1 {
 		t.Fatalf("ratios %+v, want extdir/bare alone", rs)
 	}

@@ -61,16 +61,22 @@ type extdirSetup struct {
 }
 
 // prepareExtdir seeds the directory (once: a seeded store is reused) and
-// mints the tokens.
-func prepareExtdir(ctx context.Context, cfg *config, profiles int, log func(string, ...any)) (*extdirSetup, error) {
+// mints the tokens. The store is SQLite in the data directory, or a
+// database on the PostgreSQL server pgServer names when it is not empty.
+func prepareExtdir(ctx context.Context, cfg *config, pgServer string, profiles int, log func(string, ...any)) (*extdirSetup, error) {
 	dir := filepath.Join(cfg.dataDir, "n"+strconv.Itoa(profiles))
+	if pgServer != "" {
+		// Its own keys folder too, so that its tokens never open the
+		// SQLite directory's server.
+		dir = filepath.Join(cfg.dataDir, "pg-n"+strconv.Itoa(profiles))
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	s := &extdirSetup{bin: cfg.extdirBin, dataDir: dir, profiles: profiles, args: cfg.extdirArgs}
 	var st seedStore
-	if cfg.postgres != "" {
-		dbURL, err := postgresDatabase(ctx, cfg.postgres, "extdir_load_"+strconv.Itoa(profiles))
+	if pgServer != "" {
+		dbURL, err := postgresDatabase(ctx, pgServer, "extdir_load_"+strconv.Itoa(profiles))
 		if err != nil {
 			return nil, err
 		}
