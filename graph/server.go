@@ -35,8 +35,12 @@ type Server struct {
 	// and Location (e.g. "https://extdir.example.com"); empty means the
 	// request's own scheme and host.
 	PublicURL string
-	// Logger receives one line per request and every failure; nil discards.
+	// Logger receives every failure and, unless AccessLog is set, one line
+	// per request; nil discards.
 	Logger *slog.Logger
+	// AccessLog, when set, receives the line of each request instead of
+	// Logger (extdir's server writes it through a buffer).
+	AccessLog *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Throttle, when set, limits each (application, tenant) pair
@@ -59,6 +63,9 @@ func (s *Server) now() time.Time {
 func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.AccessLog == nil {
+		s.AccessLog = s.Logger
 	}
 	return http.HandlerFunc(s.serveHTTP)
 }
@@ -140,7 +147,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, r, errInternalPanic)
 			}
 		}
-		s.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
+		s.AccessLog.LogAttrs(ctx, slog.LevelInfo, "request",
 			slog.String("request_id", requestID),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),

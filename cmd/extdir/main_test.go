@@ -92,6 +92,18 @@ func (ts *testServer) logText() string {
 	return ts.logs.String()
 }
 
+// eventuallyLogged waits a few seconds for s to appear in the log.
+func (ts *testServer) eventuallyLogged(s string) bool {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(ts.logText(), s) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // stop shuts the server down as SIGTERM would and checks it exits cleanly.
 func (ts *testServer) stop() {
 	if ts.stopped {

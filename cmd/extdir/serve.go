@@ -97,7 +97,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := cfg.perf.check(); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	logOut := newLogWriter(stderr)
+	defer logOut.Close()
+	log, err := newLogger(logOut, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	accessLog, err := newLogger(logOut.Lazy(), cfg.logFormat, cfg.logLevel)
 	if err != nil {
 		return err
 	}
@@ -128,6 +134,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		DevPrincipal: authn.dev,
 		PublicURL:    cfg.publicURL,
 		Logger:       log,
+		AccessLog:    accessLog,
 	}
 	cfg.protocol.apply(api, log)
 	srv := &http.Server{

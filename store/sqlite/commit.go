@@ -9,12 +9,17 @@ import (
 // Group commit. SQLite has one writer, and a durable commit costs an fsync
 // of the WAL, which dwarfs the work of a single insert or update. So every
 // write (Create, Update, Remove) is handed to one committer goroutine, which
-// takes whatever writes are waiting, runs each inside its own SAVEPOINT of
-// one transaction, and commits them with a single fsync. A write whose step
-// fails is rolled back to its savepoint alone: its neighbours in the batch
-// are unaffected, and each write still sees every earlier write of the batch,
-// so uniqueness and If-Match keep their serial meaning. No caller hears
-// "done" before the commit that holds its write has returned.
+// takes whatever writes are waiting, runs them in one transaction, commits,
+// and hands the batch to the syncer (durable.go), which fsyncs the WAL once
+// for every batch committed meanwhile and only then answers the callers.
+//
+// Each write makes at most one change, one INSERT, UPDATE or DELETE, as the
+// last thing it does that can fail (a step may read first). SQLite undoes a
+// failing statement by itself (ON CONFLICT ABORT) and leaves the
+// transaction open, so a write that fails leaves nothing behind and its
+// neighbours in the batch are unaffected, without a savepoint per write; and
+// each write sees every earlier write of the batch, so uniqueness and
+// If-Match keep their serial meaning.
 
 // maxBatch bounds one transaction, so that a flood of writers still gets
 // answers in steady slices.
@@ -41,79 +46,107 @@ func (s *Store) write(ctx context.Context, step func(tx *sql.Tx) error) error {
 	return <-op.done
 }
 
-// commitLoop is the committer goroutine; it ends when ops is closed.
+// commitLoop is the committer goroutine. It runs each write as soon as it
+// arrives, in the open transaction, and commits that transaction when the
+// syncer is free to take it (or maxBatch writes are in it): the writes that
+// arrive during one fsync all share the next, and the committer's work
+// overlaps the syncer's. It ends when ops is closed, and closes the syncer's
+// queue as it goes.
 func (s *Store) commitLoop() {
 	defer close(s.committerDone)
-	batch := make([]*writeOp, 0, maxBatch)
-	for op := range s.ops {
-		batch = append(batch[:0], op)
-	drain:
-		for len(batch) < maxBatch {
+	defer close(s.durable.queue)
+	ops := s.ops
+	for ops != nil {
+		op, ok := <-ops
+		if !ok {
+			return
+		}
+		b := s.beginBatch(op)
+		if b == nil {
+			continue
+		}
+		free := false // whether the syncer's token is in hand
+	fill:
+		for len(b.ops) < maxBatch {
+			// Writes already waiting go in first, whatever the syncer does.
 			select {
-			case next, ok := <-s.ops:
+			case next, ok := <-ops:
 				if !ok {
-					break drain
+					ops = nil
+					break fill
 				}
-				batch = append(batch, next)
+				b.run(next)
+				continue
 			default:
-				break drain
+			}
+			select {
+			case next, ok := <-ops:
+				if !ok {
+					ops = nil
+					break fill
+				}
+				b.run(next)
+			case <-s.durable.ready:
+				free = true
+				break fill
 			}
 		}
-		s.commitBatch(batch)
+		if !free {
+			<-s.durable.ready
+		}
+		s.commitBatch(b)
 	}
 }
 
-// commitBatch runs the batch in one transaction and answers every op.
-func (s *Store) commitBatch(batch []*writeOp) {
-	results := make([]error, len(batch))
-	finish := func(err error) {
-		for i, op := range batch {
-			if results[i] == nil {
-				results[i] = err
-			}
-			op.done <- results[i]
-		}
+// batch is the open transaction and the writes run in it so far.
+type batch struct {
+	tx      *sql.Tx
+	ops     []*writeOp
+	results []error
+}
+
+// beginBatch opens a transaction and runs op in it; if that fails, op is
+// answered and beginBatch returns nil.
+func (s *Store) beginBatch(op *writeOp) *batch {
+	if err := s.durable.failure(); err != nil {
+		op.done <- err
+		return nil
 	}
 	// The statements run under a context of their own: a write that has
 	// started is carried through, so that its caller's cancellation cannot
 	// leave the transaction half-done for its neighbours.
-	ctx := context.Background()
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.writer.BeginTx(context.Background(), nil)
 	if err != nil {
-		finish(fmt.Errorf("sqlite: write: begin: %w", err))
-		return
+		op.done <- fmt.Errorf("sqlite: write: begin: %w", err)
+		return nil
 	}
-	for i, op := range batch {
-		if err := op.ctx.Err(); err != nil {
-			results[i] = err // abandoned before it started: nothing written
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT write_op"); err != nil {
-			results[i] = fmt.Errorf("sqlite: write: savepoint: %w", err)
-			continue
-		}
-		if err := op.step(tx); err != nil {
-			results[i] = err
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO write_op"); rerr != nil {
-				// The transaction can no longer be trusted: give up on all.
-				_ = tx.Rollback()
-				finish(fmt.Errorf("sqlite: write: rollback to savepoint: %w", rerr))
-				return
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "RELEASE write_op"); err != nil {
-			_ = tx.Rollback()
-			finish(fmt.Errorf("sqlite: write: release savepoint: %w", err))
-			return
-		}
+	b := &batch{tx: tx, ops: make([]*writeOp, 0, 16), results: make([]error, 0, 16)}
+	b.run(op)
+	return b
+}
+
+// run runs one write in the batch's transaction.
+func (b *batch) run(op *writeOp) {
+	var err error
+	if err = op.ctx.Err(); err == nil { // else abandoned before it started: nothing written
+		err = op.step(b.tx)
 	}
-	if err := tx.Commit(); err != nil {
-		// Nothing of the batch is durable: every op that had succeeded fails.
-		for i := range results {
-			if results[i] == nil {
-				results[i] = fmt.Errorf("sqlite: write: commit: %w", err)
+	b.ops = append(b.ops, op)
+	b.results = append(b.results, err)
+}
+
+// commitBatch commits the batch and hands it to the syncer, whose token the
+// caller holds; the syncer answers every write of it.
+func (s *Store) commitBatch(b *batch) {
+	seq := s.durable.begin()
+	if err := b.tx.Commit(); err != nil {
+		// Nothing of the batch is committed: every write that had succeeded
+		// fails. A commit counted but not made costs a needless sync, no more.
+		for i := range b.results {
+			if b.results[i] == nil {
+				b.results[i] = fmt.Errorf("sqlite: write: commit: %w", err)
 			}
 		}
 	}
-	finish(nil)
+	s.durable.queue <- pendingBatch{seq: seq, ops: b.ops, results: b.results}
 }

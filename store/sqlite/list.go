@@ -40,6 +40,9 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 	if err := rows.Err(); err != nil {
 		return store.Page{}, fmt.Errorf("sqlite: list: %w", err)
 	}
+	if err := s.durable.readBarrier(); err != nil {
+		return store.Page{}, err
+	}
 	page := store.Page{Profiles: profiles}
 	if len(profiles) > q.Top {
 		page.Profiles = profiles[:q.Top]
@@ -72,6 +75,9 @@ func (s *Store) Count(ctx context.Context, q store.Query) (int64, error) {
 	}
 	if err := rows.Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count: %w", err)
+	}
+	if err := s.durable.readBarrier(); err != nil {
+		return 0, err
 	}
 	return n, nil
 }

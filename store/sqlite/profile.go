@@ -17,8 +17,9 @@ import (
 // named once, in the property table; migrate.checkSchema holds the table to
 // the same list.
 var (
-	// selectProfile reads a whole row: seq, tenant, kind, then every column.
-	selectProfile = "SELECT seq, tenant, kind, " + columnList() + " FROM profiles"
+	// selectProfile reads a whole row as one value (row.go): seq, tenant,
+	// kind, then every column.
+	selectProfile = "SELECT " + rowJSON() + " FROM profiles"
 	selectByID    = selectProfile + " WHERE tenant = ? AND id = ?"
 	insertProfile = "INSERT INTO profiles (tenant, kind, " + columnList() + ") VALUES (?, ?" + strings.Repeat(", ?", len(extdir.Columns)) + ")"
 	// updateProfile rewrites every column but the identity (tenant, id, seq).
@@ -42,7 +43,7 @@ var (
 // rewrites it.
 var idProperty, _ = extdir.PropertyByName("id")
 
-// rowWidth is the number of values selectProfile yields per row.
+// rowWidth is the number of values in the row array of selectProfile.
 var rowWidth = 3 + len(extdir.Columns)
 
 // columnList joins every column name.
@@ -72,28 +73,6 @@ func encode(p *extdir.Property, v extdir.Value) any {
 	default:
 		return v.Str
 	}
-}
-
-// decode turns what a column holds back into a property value.
-func decode(p *extdir.Property, src any) (extdir.Value, error) {
-	switch src := src.(type) {
-	case nil:
-		return extdir.Value{Null: true}, nil
-	case string:
-		if p.Type == extdir.TypeString {
-			return extdir.Value{Str: src}, nil
-		}
-	case int64:
-		switch p.Type {
-		case extdir.TypeBoolean:
-			return extdir.Value{Bool: src != 0}, nil
-		case extdir.TypeDateTimeOffset:
-			return extdir.Value{Time: time.Unix(src, 0).UTC()}, nil
-		case extdir.TypeInt32:
-			return extdir.Value{Int: src}, nil
-		}
-	}
-	return extdir.Value{}, fmt.Errorf("column %s holds %T, not a %s", p.Column, src, p.Type.EDMName())
 }
 
 // profileArgs lists the values of every column of p, in extdir.Columns
@@ -138,33 +117,13 @@ type rowScanner interface {
 	Scan(dest ...any) error
 }
 
-// scanProfile reads one row of selectProfile. Scanning into plain `any`
-// values keeps database/sql from converting anything: the values arrive as
-// the driver produced them and decode picks them apart by property type.
+// scanProfile reads one row of selectProfile.
 func scanProfile(row rowScanner) (*extdir.Profile, error) {
-	buf := make([]any, 2*rowWidth) // one allocation for both halves
-	ptrs, vals := buf[:rowWidth], buf[rowWidth:]
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := row.Scan(ptrs...); err != nil {
+	var text string
+	if err := row.Scan(&text); err != nil {
 		return nil, err
 	}
-	seq, ok1 := vals[0].(int64)
-	tenant, ok2 := vals[1].(string)
-	kind, ok3 := vals[2].(int64)
-	if !ok1 || !ok2 || !ok3 {
-		return nil, fmt.Errorf("row has seq %T, tenant %T, kind %T", vals[0], vals[1], vals[2])
-	}
-	p := &extdir.Profile{Seq: seq, Tenant: tenant, Kind: extdir.Kind(kind)}
-	for i, c := range extdir.Columns {
-		v, err := decode(c, vals[3+i])
-		if err != nil {
-			return nil, fmt.Errorf("profile seq %d: %w", seq, err)
-		}
-		c.Set(p, v)
-	}
-	return p, nil
+	return profileFromRow(text)
 }
 
 // errDuplicateID is the clash on (tenant, id).
@@ -227,6 +186,9 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 	}
 	defer s.leave()
 	p, err := scanProfile(s.get.QueryRowContext(ctx, tenant, id))
+	if berr := s.durable.readBarrier(); berr != nil {
+		return nil, berr
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, extdir.NotFound(id)
 	}
@@ -344,9 +306,13 @@ func (s *Store) Purge(ctx context.Context, deletedBefore time.Time) (int64, erro
 	}
 	var total int64
 	for {
+		seq := s.durable.begin()
 		res, err := s.writer.ExecContext(ctx, purgeBatchSQL, cutoff, s.purgeBatch)
 		if err != nil {
 			return total, fmt.Errorf("sqlite: purge: %w", err)
+		}
+		if err := s.durable.await(seq); err != nil {
+			return total, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
@@ -387,10 +353,11 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 			return fmt.Errorf("sqlite: import profile %s: read seq: %w", p.ID, err)
 		}
 	}
+	seq := s.durable.begin()
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: import: %w", err)
 	}
-	return nil
+	return s.durable.await(seq)
 }
 
 // Analyze refreshes the query planner's statistics, which it needs to pick
@@ -400,8 +367,9 @@ func (s *Store) Analyze(ctx context.Context) error {
 		return err
 	}
 	defer s.leave()
+	seq := s.durable.begin()
 	if _, err := s.writer.ExecContext(ctx, "ANALYZE"); err != nil {
 		return fmt.Errorf("sqlite: analyze: %w", err)
 	}
-	return nil
+	return s.durable.await(seq)
 }

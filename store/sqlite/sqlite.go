@@ -70,6 +70,9 @@ type Store struct {
 	// committerDone when ops is closed and drained.
 	ops           chan *writeOp
 	committerDone chan struct{}
+	// durable syncs the WAL behind the committer and holds back answers
+	// and reads until what they rest on is durable (durable.go).
+	durable *durability
 
 	mu     sync.Mutex // guards closed and active
 	closed bool
@@ -84,9 +87,9 @@ var _ store.Store = (*Store)(nil)
 // in-memory database that lives as long as the Store and is shared by all of
 // its connections (memory has no WAL: a read waits while a write
 // transaction is open, which a test or a development server never notices);
-// anything else is a file, opened durable: WAL journal, synchronous=FULL (a
-// write that returned survives a crash of the process or the machine),
-// foreign keys on.
+// anything else is a file, opened durable: WAL journal, every write synced
+// before it returns (a write that returned survives a crash of the process
+// or the machine; see durable.go for how), foreign keys on.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 5 * time.Second
@@ -102,11 +105,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 
-	s := &Store{path: path, purgeBatch: 1000}
+	s := &Store{path: path, purgeBatch: 1000, durable: newDurability(path)}
 	s.idle = sync.NewCond(&s.mu)
 	ok := false
 	defer func() {
 		if !ok {
+			// The committer never started: the syncer's queue is still open.
+			close(s.durable.queue)
+			<-s.durable.done
 			s.release()
 		}
 	}()
@@ -145,6 +151,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := migrate(ctx, s.writer); err != nil {
 		return nil, err
 	}
+	// The migrations committed without a sync of their own (synchronous is
+	// NORMAL, see durable.go).
+	if err := s.durable.await(s.durable.begin()); err != nil {
+		return nil, err
+	}
 	if err := checkSchema(ctx, s.writer); err != nil {
 		return nil, err
 	}
@@ -179,7 +190,9 @@ func dataSourceNames(path string, opts Options) (writer, reader string, err erro
 		common.Set("vfs", "memdb")
 	} else {
 		name = "file:" + (&url.URL{Path: path}).EscapedPath()
-		common.Add("_pragma", "synchronous(full)")
+		// NORMAL, not FULL: the store syncs the WAL itself, behind the
+		// committer, before it answers (durable.go).
+		common.Add("_pragma", "synchronous(normal)")
 	}
 
 	w := cloneValues(common)
@@ -258,7 +271,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.writer.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping writer: %w", err)
 	}
-	return nil
+	return s.durable.failure()
 }
 
 // Close refuses new calls (they get ErrClosed), waits for the calls in
@@ -279,6 +292,7 @@ func (s *Store) Close() error {
 	// Every write call has returned, so no op is queued or in flight.
 	close(s.ops)
 	<-s.committerDone
+	<-s.durable.done
 
 	var errs []error
 	if s.path != Memory {
