@@ -100,6 +100,9 @@ type Property struct {
 	Get func(*Profile) Value
 	// Set writes the value of a scalar property.
 	Set func(*Profile, Value)
+	// Field, on an optional string, is where the profile keeps it, so that
+	// a decoder can point many of them into one allocation.
+	Field func(*Profile) **string
 }
 
 // ReadOnly reports whether a client may never write the property.
@@ -121,6 +124,7 @@ func optionalString(name, column string, max int, field func(*Profile) **string)
 	return &Property{
 		Name: name, Type: TypeString, Column: column, MaxLength: max,
 		Nullable: true, OnCreate: true, OnUpdate: true, Filter: stringFilter,
+		Field: field,
 		Get: func(p *Profile) Value {
 			s := *field(p)
 			if s == nil {

@@ -9,10 +9,34 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// Garbage-collector defaults, where GOGC and GOMEMLIMIT do not set their
+// own: the live heap of a server is small (tens of MB) and a request
+// allocates its response, so at Go's default GOGC=100 the collector ran
+// every few milliseconds under load and a list page spent a third of its
+// time on it. GOGC=400 lets the heap grow to five times what is live
+// between collections (list pages: +40 % req/s in bench/load), and the soft
+// limit makes the collector work harder rather than let the heap pass
+// 128 MiB.
+const (
+	defaultGCPercent   = 400
+	defaultMemoryLimit = 128 << 20
+)
+
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+}
+
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

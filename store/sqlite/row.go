@@ -143,7 +143,21 @@ func profileFromRow(s string) (*extdir.Profile, error) {
 		return nil, errors.New("row does not start with seq, tenant, kind")
 	}
 	p := &extdir.Profile{Seq: vals[0].i, Tenant: vals[1].s, Kind: extdir.Kind(vals[2].i)}
+	// The optional strings that are present share one allocation.
+	present := 0
 	for i, c := range extdir.Columns {
+		if c.Field != nil && !vals[3+i].null && !vals[3+i].num {
+			present++
+		}
+	}
+	strs := make([]string, present)
+	for i, c := range extdir.Columns {
+		if v := &vals[3+i]; c.Field != nil && !v.null && !v.num {
+			present--
+			strs[present] = v.s
+			*c.Field(p) = &strs[present]
+			continue
+		}
 		v, err := vals[3+i].value(c)
 		if err != nil {
 			return nil, fmt.Errorf("profile seq %d: %w", p.Seq, err)
