@@ -149,11 +149,16 @@ type result struct {
 	Non2xx    int64   `json:"non_2xx"`
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	StartupMs float64 `json:"startup_ms"`
+	// ServerCPUUs and LoadCPUUs are the processor time per request of the
+	// server and of wrk: on a machine where both share the cores, what
+	// each request costs decides the rate more than anything else.
+	ServerCPUUs float64 `json:"server_cpu_us_per_req"`
+	LoadCPUUs   float64 `json:"wrk_cpu_us_per_req"`
 }
 
 func (r result) line() string {
-	return fmt.Sprintf("%-24s %-7s c=%-3d %9s req/s  p50 %6.2f ms  p99 %7.2f ms  errors %-6d peak RSS %6.1f MB",
-		r.Target, r.Workload, r.Connections, thousands(r.RPS), r.P50Ms, r.P99Ms, r.Errors, r.PeakRSSMB)
+	return fmt.Sprintf("%-24s %-7s c=%-3d %9s req/s  p50 %6.2f ms  p99 %7.2f ms  errors %-6d peak RSS %6.1f MB  CPU/req server %4.0f µs wrk %3.0f µs",
+		r.Target, r.Workload, r.Connections, thousands(r.RPS), r.P50Ms, r.P99Ms, r.Errors, r.PeakRSSMB, r.ServerCPUUs, r.LoadCPUUs)
 }
 
 // report is everything -json writes.
@@ -358,7 +363,15 @@ func measure(ctx context.Context, cfg *config, work string, srv *server, a api, 
 		}
 	}
 	srv.resetPeak()
+	cpuBefore, err := srv.cpuTime()
+	if err != nil {
+		return result{}, err
+	}
 	s, err := runWrk(ctx, work, srv.base, script, cfg.threads, conns, cfg.duration)
+	if err != nil {
+		return result{}, err
+	}
+	cpuAfter, err := srv.cpuTime()
 	if err != nil {
 		return result{}, err
 	}
@@ -383,7 +396,16 @@ func measure(ctx context.Context, cfg *config, work string, srv *server, a api, 
 		Errors:      s.Connect + s.Read + s.Write + s.Timeout + s.Status,
 		Non2xx:      s.Status,
 		PeakRSSMB:   float64(peak) / (1 << 20),
+		ServerCPUUs: perRequestUs(cpuAfter-cpuBefore, s.Requests),
+		LoadCPUUs:   perRequestUs(s.CPU, s.Requests),
 	}, nil
+}
+
+func perRequestUs(d time.Duration, requests int64) float64 {
+	if requests == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(requests)
 }
 
 // summary is the median of a (target, workload) over the runs.
@@ -400,6 +422,8 @@ type summary struct {
 	Errors       int64   `json:"errors_total"`
 	PeakRSSMB    float64 `json:"peak_rss_mb_max"`
 	StartupMsMed float64 `json:"startup_ms_median"`
+	ServerCPUUs  float64 `json:"server_cpu_us_per_req_median"`
+	LoadCPUUs    float64 `json:"wrk_cpu_us_per_req_median"`
 }
 
 func median(xs []float64) float64 {
@@ -443,6 +467,8 @@ func summarize(results []result) []summary {
 			P99Ms:        median(pick(func(r result) float64 { return r.P99Ms })),
 			PeakRSSMB:    slices.Max(pick(func(r result) float64 { return r.PeakRSSMB })),
 			StartupMsMed: median(pick(func(r result) float64 { return r.StartupMs })),
+			ServerCPUUs:  median(pick(func(r result) float64 { return r.ServerCPUUs })),
+			LoadCPUUs:    median(pick(func(r result) float64 { return r.LoadCPUUs })),
 		}
 		for _, r := range rs {
 			s.Errors += r.Errors
@@ -522,11 +548,11 @@ func ratios(results []result, cfg *config, storeNames []map[int]string) []ratio 
 
 func printReport(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "\n## Medians of the runs (%s; load average before %s, after %s)\n\n", rep.Machine.CPU, rep.Machine.LoadBefore, rep.Machine.LoadAfter)
-	fmt.Fprintln(w, "| server | workload | conns | req/s (median) | min–max | p50 ms | p99 ms | errors | peak RSS MB | start-up ms |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| server | workload | conns | req/s (median) | min–max | p50 ms | p99 ms | errors | peak RSS MB | start-up ms | server CPU µs/req | wrk CPU µs/req |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range rep.Summary {
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s–%s | %.2f | %.2f | %d | %.1f | %.0f |\n",
-			s.Target, s.Workload, s.Connections, thousands(s.RPS), thousands(s.RPSMin), thousands(s.RPSMax), s.P50Ms, s.P99Ms, s.Errors, s.PeakRSSMB, s.StartupMsMed)
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s–%s | %.2f | %.2f | %d | %.1f | %.0f | %.0f | %.0f |\n",
+			s.Target, s.Workload, s.Connections, thousands(s.RPS), thousands(s.RPSMin), thousands(s.RPSMax), s.P50Ms, s.P99Ms, s.Errors, s.PeakRSSMB, s.StartupMsMed, s.ServerCPUUs, s.LoadCPUUs)
 	}
 	if len(rep.Ratios) > 0 {
 		fmt.Fprintln(w, "\n| ratio of req/s, within each run | per run | median | target |")

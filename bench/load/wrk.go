@@ -33,6 +33,8 @@ type wrkSummary struct {
 	P99US      int64   `json:"p99_us"`
 	MaxUS      int64   `json:"max_us"`
 	MeanUS     float64 `json:"mean_us"`
+	// CPU is the time wrk itself spent on the processors (user + system).
+	CPU time.Duration `json:"-"`
 }
 
 // checkWrk finds wrk and returns its version line.
@@ -85,6 +87,7 @@ func runWrk(ctx context.Context, dir, base, script string, threads, conns int, d
 			if err := json.Unmarshal([]byte(js), &s); err != nil {
 				return nil, fmt.Errorf("wrk summary %q: %w", js, err)
 			}
+			s.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 			return &s, nil
 		}
 	}
