@@ -154,25 +154,54 @@ func BenchmarkClusterThroughput(b *testing.B) {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	var phones atomic.Int64
+	get := func(c *benchCluster, client *http.Client, base string, i int) (int, error) {
+		status, _, err := send(client, "GET", base+pendingPath+"/"+c.ids[i%len(c.ids)], c.token, "")
+		return status, err
+	}
+	list := func(c *benchCluster, client *http.Client, base string, i int) (int, error) {
+		status, _, err := send(client, "GET", base+pendingPath+"?$top=20&$filter=startswith(displayName,'Seed%200')", c.token, "")
+		return status, err
+	}
+	create := func(c *benchCluster, client *http.Client, base string, i int) (int, error) {
+		n := phones.Add(1)
+		status, _, err := send(client, "POST", base+pendingPath, c.token,
+			fmt.Sprintf(`{"displayName":"Load %d","phoneNumber":"+1777%07d"}`, n, n))
+		return status, err
+	}
+	patch := func(c *benchCluster, client *http.Client, base string, i int) (int, error) {
+		status, _, err := send(client, "PATCH", base+pendingPath+"/"+c.ids[i%len(c.ids)], c.token,
+			fmt.Sprintf(`{"jobTitle":"Title %d"}`, i))
+		return status, err
+	}
 	ops := []struct {
 		name string
 		do   func(c *benchCluster, client *http.Client, base string, i int) (int, error)
-		want int
+		want func(i int) int
 	}{
-		{"get", func(c *benchCluster, client *http.Client, base string, i int) (int, error) {
-			status, _, err := send(client, "GET", base+pendingPath+"/"+c.ids[i%len(c.ids)], c.token, "")
-			return status, err
-		}, 200},
-		{"list", func(c *benchCluster, client *http.Client, base string, i int) (int, error) {
-			status, _, err := send(client, "GET", base+pendingPath+"?$top=20&$filter=startswith(displayName,'Seed%200')", c.token, "")
-			return status, err
-		}, 200},
-		{"create", func(c *benchCluster, client *http.Client, base string, i int) (int, error) {
-			n := phones.Add(1)
-			status, _, err := send(client, "POST", base+pendingPath, c.token,
-				fmt.Sprintf(`{"displayName":"Load %d","phoneNumber":"+1777%07d"}`, n, n))
-			return status, err
-		}, 201},
+		{"get", get, func(int) int { return 200 }},
+		{"list", list, func(int) int { return 200 }},
+		{"create", create, func(int) int { return 201 }},
+		// bench/load's realistic mix: of every 20 requests, 14 GETs, 4
+		// lists, one PATCH and one create.
+		{"mix", func(c *benchCluster, client *http.Client, base string, i int) (int, error) {
+			switch i % 20 {
+			case 0:
+				return create(c, client, base, i)
+			case 1:
+				return patch(c, client, base, i)
+			case 2, 3, 4, 5:
+				return list(c, client, base, i)
+			}
+			return get(c, client, base, i)
+		}, func(i int) int {
+			switch i % 20 {
+			case 0:
+				return 201
+			case 1:
+				return 204
+			}
+			return 200
+		}},
 	}
 	for _, cores := range []string{"all", "1"} {
 		var env []string
@@ -192,7 +221,7 @@ func BenchmarkClusterThroughput(b *testing.B) {
 						for pb.Next() {
 							i := int(next.Add(1))
 							status, err := op.do(c, client, c.bases[i%nodes], i)
-							if err != nil || status != op.want {
+							if err != nil || status != op.want(i) {
 								b.Errorf("%s: %d, %v", op.name, status, err)
 								return
 							}

@@ -22,26 +22,14 @@ var (
 	selectProfile = "SELECT " + rowJSON() + " FROM profiles"
 	selectByID    = selectProfile + " WHERE tenant = ? AND id = ?"
 	insertProfile = "INSERT INTO profiles (tenant, kind, " + columnList() + ") VALUES (?, ?" + strings.Repeat(", ?", len(extdir.Columns)) + ")"
-	// updateProfile rewrites every column but the identity (tenant, id, seq).
-	updateProfile = func() string {
-		var sb strings.Builder
-		sb.WriteString("UPDATE profiles SET kind = ?")
-		for _, p := range extdir.Columns {
-			if p == idProperty {
-				continue
-			}
-			sb.WriteString(", ")
-			sb.WriteString(p.Column)
-			sb.WriteString(" = ?")
-		}
-		sb.WriteString(" WHERE seq = ?")
-		return sb.String()
-	}()
 )
 
-// idProperty is the key: with the tenant, it names a row, so no update
-// rewrites it.
-var idProperty, _ = extdir.PropertyByName("id")
+// A set of changed columns is a bit mask (changes), with the top bit for kind.
+func init() {
+	if len(extdir.Columns) >= 63 {
+		panic("sqlite: more columns than a change set can hold")
+	}
+}
 
 // rowWidth is the number of values in the row array of selectProfile.
 var rowWidth = 3 + len(extdir.Columns)
@@ -84,18 +72,6 @@ func profileArgs(p *extdir.Profile, prefix ...any) []any {
 		args = append(args, encode(c, c.Get(p)))
 	}
 	return args
-}
-
-// updateArgs lists the values of updateProfile for p.
-func updateArgs(p *extdir.Profile) []any {
-	args := make([]any, 0, len(extdir.Columns)+1)
-	args = append(args, int64(p.Kind))
-	for _, c := range extdir.Columns {
-		if c != idProperty {
-			args = append(args, encode(c, c.Get(p)))
-		}
-	}
-	return append(args, p.Seq)
 }
 
 // normalize brings the times of p to what the store keeps, whole seconds in
@@ -219,10 +195,11 @@ func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir
 		}
 		normalize(p)
 		written = p
-		if !changed(before, p) {
+		set, args := changes(before, p)
+		if set == 0 {
 			return nil
 		}
-		if _, err := tx.StmtContext(ctx, s.update).ExecContext(ctx, updateArgs(p)...); err != nil {
+		if err := s.updates.exec(ctx, tx, set, append(args, p.Seq)); err != nil {
 			if derr := uniqueViolation(err); derr != nil {
 				return derr
 			}
@@ -236,18 +213,117 @@ func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir
 	return written, nil
 }
 
-// changed reports whether b differs from a in anything the store keeps.
-func changed(a, b *extdir.Profile) bool {
+// changes lists the columns in which b differs from a, as a set (bit i
+// for extdir.Columns[i], kindBit for kind) and as the values b gives them,
+// in the order of updateSQL's SET clause. Only they are written: an UPDATE
+// that names an indexed column rewrites that index's entry even when the
+// value stays, and a PATCH of jobTitle would otherwise rewrite all seven
+// indexes of its row.
+func changes(a, b *extdir.Profile) (set uint64, args []any) {
+	args = make([]any, 0, 4)
 	if a.Kind != b.Kind {
-		return true
+		set |= kindBit
+		args = append(args, int64(b.Kind))
 	}
-	for _, c := range extdir.Columns {
+	for i, c := range extdir.Columns {
 		va, vb := c.Get(a), c.Get(b)
-		if va.Null != vb.Null || encode(c, va) != encode(c, vb) {
-			return true
+		ea, eb := encode(c, va), encode(c, vb)
+		if va.Null != vb.Null || ea != eb {
+			set |= 1 << i
+			args = append(args, eb)
 		}
 	}
-	return false
+	return set, args
+}
+
+// kindBit stands for the kind column in a set of changed columns.
+const kindBit = 1 << 63
+
+// updateSQL is the UPDATE of the columns in set, by seq.
+func updateSQL(set uint64) string {
+	var sb strings.Builder
+	sb.WriteString("UPDATE profiles SET ")
+	sep := ""
+	if set&kindBit != 0 {
+		sb.WriteString("kind = ?")
+		sep = ", "
+	}
+	for i, c := range extdir.Columns {
+		if set&(1<<i) != 0 {
+			sb.WriteString(sep)
+			sb.WriteString(c.Column)
+			sb.WriteString(" = ?")
+			sep = ", "
+		}
+	}
+	sb.WriteString(" WHERE seq = ?")
+	return sb.String()
+}
+
+// updateCache holds the UPDATE statements prepared at Open, one for each
+// property with the epoch (what a PATCH of one property changes) and one
+// for all of them. Another set is prepared inside its transaction when it
+// comes: the single write connection is busy with that transaction then,
+// so a statement of the pool could not be prepared.
+type updateCache struct {
+	stmts map[uint64]*sql.Stmt
+}
+
+// prepare compiles the statements of the common sets on db, whose one
+// connection must be free.
+func (u *updateCache) prepare(ctx context.Context, db *sql.DB) error {
+	epoch, _ := columnIndex("epoch")
+	sets := []uint64{kindBit}
+	all := uint64(kindBit)
+	for i, c := range extdir.Columns {
+		if c.Column != "id" {
+			all |= 1 << i
+		}
+		if i != epoch {
+			sets = append(sets, 1<<i|1<<epoch)
+		}
+	}
+	sets = append(sets, all, kindBit|1<<epoch)
+	u.stmts = make(map[uint64]*sql.Stmt, len(sets))
+	for _, set := range sets {
+		st, err := db.PrepareContext(ctx, updateSQL(set))
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare update: %w", err)
+		}
+		u.stmts[set] = st
+	}
+	return nil
+}
+
+// exec runs the UPDATE of set in tx.
+func (u *updateCache) exec(ctx context.Context, tx *sql.Tx, set uint64, args []any) error {
+	if st, ok := u.stmts[set]; ok {
+		_, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, updateSQL(set), args...)
+	return err
+}
+
+func (u *updateCache) close() error {
+	var errs []error
+	for _, st := range u.stmts {
+		if err := st.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	u.stmts = nil
+	return errors.Join(errs...)
+}
+
+// columnIndex is the position of a column in extdir.Columns.
+func columnIndex(column string) (int, bool) {
+	for i, c := range extdir.Columns {
+		if c.Column == column {
+			return i, true
+		}
+	}
+	return -1, false
 }
 
 // Remove deletes the profile for good if fn, given its current state,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"reflect"
 	"testing"
+
+	"github.com/extdir/extdir"
 )
 
 // Every string a client can store comes back byte for byte through the
@@ -45,6 +47,41 @@ func TestParseRow(t *testing.T) {
 	for _, bad := range []string{``, `[`, `[]`, `[1,2,3]`, `[1,2,3,4,5]`, `[1,"x,null,2]`, `[1,"x",nul,2]`, `[1,"x",null,2.5]`, `[1 ,"x",null,2]`} {
 		if err := parseRow(bad, vals); err == nil {
 			t.Errorf("parseRow(%q) accepted it", bad)
+		}
+	}
+}
+
+// An update writes the columns that changed, whichever they are: one
+// property with the epoch (prepared at Open), the kind, or several at once
+// (prepared in the transaction); what is read back is what was written.
+func TestUpdateWritesTheChangedColumns(t *testing.T) {
+	s := openTest(t, Memory)
+	ctx := context.Background()
+	p := testProfile("tenant", 1)
+	if err := s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	steps := []func(p *extdir.Profile){
+		func(p *extdir.Profile) { title := "Engineer"; p.JobTitle = &title; p.Epoch++ },
+		func(p *extdir.Profile) { p.Kind = extdir.KindExternal; p.Epoch++ },
+		func(p *extdir.Profile) {
+			company, dept := "Contoso", "Sales"
+			p.CompanyName, p.Department, p.DisplayName, p.IsEnabled = &company, &dept, "Renamed", false
+			p.Epoch++
+		},
+		func(p *extdir.Profile) { p.JobTitle = nil },
+	}
+	for i, step := range steps {
+		want, err := s.Update(ctx, "tenant", p.ID, func(p *extdir.Profile) error { step(p); return nil })
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		got, err := s.Get(ctx, "tenant", p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("step %d: read back\n%+v\nafter writing\n%+v", i, got, want)
 		}
 	}
 }

@@ -57,8 +57,10 @@ type Store struct {
 	anchor *sql.Conn
 
 	// Statements prepared once at Open, on the pool that runs them.
-	get                          *sql.Stmt // reader
-	insert, lock, update, remove *sql.Stmt // writer
+	get                  *sql.Stmt // reader
+	insert, lock, remove *sql.Stmt // writer
+	// updates holds the UPDATE statements, one per set of changed columns.
+	updates updateCache
 	// reads holds the listing and counting statements, which vary with the
 	// query's shape.
 	reads *stmtCache
@@ -193,6 +195,12 @@ func dataSourceNames(path string, opts Options) (writer, reader string, err erro
 		// NORMAL, not FULL: the store syncs the WAL itself, behind the
 		// committer, before it answers (durable.go).
 		common.Add("_pragma", "synchronous(normal)")
+		// 8 MiB of page cache per connection, not SQLite's 2: a lookup by
+		// id descends two B-trees (the (tenant, id) index, then the
+		// table), and with a million profiles their interior pages alone
+		// take about 4 MiB. With them all cached, a lookup reads two leaf
+		// pages from the file instead of five or six.
+		common.Add("_pragma", "cache_size(-8192)")
 	}
 
 	w := cloneValues(common)
@@ -224,7 +232,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.get, s.reader, selectByID},
 		{&s.insert, s.writer, insertProfile},
 		{&s.lock, s.writer, selectByID},
-		{&s.update, s.writer, updateProfile},
 		{&s.remove, s.writer, "DELETE FROM profiles WHERE seq = ?"},
 	}
 	for _, st := range stmts {
@@ -235,7 +242,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		*st.dst = stmt
 	}
 	s.reads = newStmtCache(s.reader, 64)
-	return nil
+	return s.updates.prepare(ctx, s.writer)
 }
 
 // enter admits a call unless the store is closing; every admitted call must
@@ -319,7 +326,10 @@ func (s *Store) release() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, st := range []*sql.Stmt{s.get, s.insert, s.lock, s.update, s.remove} {
+	if err := s.updates.close(); err != nil {
+		errs = append(errs, fmt.Errorf("sqlite: close statement: %w", err))
+	}
+	for _, st := range []*sql.Stmt{s.get, s.insert, s.lock, s.remove} {
 		if st != nil {
 			if err := st.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("sqlite: close statement: %w", err))
