@@ -195,12 +195,6 @@ func dataSourceNames(path string, opts Options) (writer, reader string, err erro
 		// NORMAL, not FULL: the store syncs the WAL itself, behind the
 		// committer, before it answers (durable.go).
 		common.Add("_pragma", "synchronous(normal)")
-		// 8 MiB of page cache per connection, not SQLite's 2: a lookup by
-		// id descends two B-trees (the (tenant, id) index, then the
-		// table), and with a million profiles their interior pages alone
-		// take about 4 MiB. With them all cached, a lookup reads two leaf
-		// pages from the file instead of five or six.
-		common.Add("_pragma", "cache_size(-8192)")
 	}
 
 	w := cloneValues(common)
