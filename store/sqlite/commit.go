@@ -3,7 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Group commit. SQLite has one writer, and a durable commit costs an fsync
@@ -103,6 +107,8 @@ type batch struct {
 	tx      *sql.Tx
 	ops     []*writeOp
 	results []error
+	// broken is the error that cost the batch its transaction, if any.
+	broken error
 }
 
 // beginBatch opens a transaction and runs op in it; if that fails, op is
@@ -126,10 +132,26 @@ func (s *Store) beginBatch(op *writeOp) *batch {
 }
 
 // run runs one write in the batch's transaction.
+//
+// A constraint failure undoes its statement only, but SQLite may roll back
+// the whole transaction on other errors (a full disk, an I/O error, lost
+// memory), and the writes after it would then run outside it. So on any
+// SQLite error that is not a constraint failure the batch is abandoned:
+// nothing of it is committed and every write of it fails, the ones that
+// had succeeded too, rather than be acknowledged and lost.
 func (b *batch) run(op *writeOp) {
 	var err error
-	if err = op.ctx.Err(); err == nil { // else abandoned before it started: nothing written
+	switch {
+	case b.broken != nil:
+		err = b.broken
+	case op.ctx.Err() != nil:
+		err = op.ctx.Err() // abandoned before it started: nothing written
+	default:
 		err = op.step(b.tx)
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+			b.broken = fmt.Errorf("sqlite: write: batch abandoned: %w", err)
+		}
 	}
 	b.ops = append(b.ops, op)
 	b.results = append(b.results, err)
@@ -138,6 +160,16 @@ func (b *batch) run(op *writeOp) {
 // commitBatch commits the batch and hands it to the syncer, whose token the
 // caller holds; the syncer answers every write of it.
 func (s *Store) commitBatch(b *batch) {
+	if b.broken != nil {
+		_ = b.tx.Rollback()
+		for i := range b.results {
+			if b.results[i] == nil {
+				b.results[i] = b.broken
+			}
+		}
+		s.durable.queue <- pendingBatch{ops: b.ops, results: b.results}
+		return
+	}
 	seq := s.durable.begin()
 	if err := b.tx.Commit(); err != nil {
 		// Nothing of the batch is committed: every write that had succeeded
