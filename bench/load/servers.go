@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/extdir/extdir/internal/procstat"
 )
 
 // server is one process under load, started by the harness on a loopback
@@ -152,36 +154,8 @@ func (s *server) peakRSS() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc status")
 }
 
-// clockTicks is USER_HZ, the unit of the CPU times in /proc/<pid>/stat: 100
-// on every Linux architecture Go supports.
-const clockTicks = 100
-
 // cpuTime is the processor time (user + system) the server has used so far.
-func (s *server) cpuTime() (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, field 2, is in parentheses and may hold spaces:
-	// fields 14 and 15 (utime, stime) count from after its ')'.
-	rest := string(data)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", s.cmd.Process.Pid)
-	}
-	var ticks int64
-	for _, field := range f[11:13] {
-		n, err := strconv.ParseInt(field, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", s.cmd.Process.Pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
-}
+func (s *server) cpuTime() (time.Duration, error) { return procstat.CPUTime(s.cmd.Process.Pid) }
 
 // tailBuffer keeps the last max bytes of a process's output.
 type tailBuffer struct {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/extdir/extdir/internal/procstat"
 	"github.com/extdir/extdir/store/postgres/pgtest"
 )
 
@@ -93,25 +94,10 @@ func cpuNow(c *benchCluster) cpuTime {
 	return t
 }
 
-// processCPU is utime+stime of a process, from /proc/<pid>/stat.
+// processCPU is utime+stime of a process, or 0 where it cannot be read.
 func processCPU(pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name, field 2, is in parentheses and may hold spaces.
-	_, rest, ok := strings.Cut(string(raw), ") ")
-	if !ok {
-		return 0
-	}
-	fields := strings.Fields(rest)
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ, 100 on every Linux platform Go supports
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+	d, _ := procstat.CPUTime(pid)
+	return d
 }
 
 // cpuReport adds the CPU cost of one request in each part, in microseconds:
