@@ -282,7 +282,7 @@ func (s *Server) purgeDeleted(c *call) error {
 	if _, err := s.loadDeleted(c, extdir.Kind.WritePermission); err != nil {
 		return err
 	}
-	err := s.Store.Remove(c.r.Context(), c.caller.Tenant, c.id, func(p *extdir.Profile) error {
+	err := s.Store.Purge(c.r.Context(), c.caller.Tenant, c.id, func(p *extdir.Profile) error {
 		if !p.Deleted() {
 			return extdir.NotFound(c.id)
 		}

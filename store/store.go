@@ -38,9 +38,9 @@ type Store interface {
 	// nothing. Update returns the profile as written.
 	Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error)
 
-	// Remove deletes the profile for good, if fn (given the current state)
+	// Purge deletes the profile for good, if fn (given the current state)
 	// returns nil.
-	Remove(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error
+	Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error
 
 	// List returns one page of the profiles that match q, in q's order.
 	List(ctx context.Context, q Query) (Page, error)
@@ -48,10 +48,10 @@ type Store interface {
 	// Count returns how many profiles match q (Top and After are ignored).
 	Count(ctx context.Context, q Query) (int64, error)
 
-	// Purge deletes for good, in every tenant, the profiles soft-deleted
-	// before the given time, and returns how many it deleted. Safe to run
+	// Expire deletes for good, in every tenant, the profiles soft-deleted
+	// before the given time (the retention period's end), and returns how many it deleted. Safe to run
 	// concurrently with itself and with any other call.
-	Purge(ctx context.Context, deletedBefore time.Time) (int64, error)
+	Expire(ctx context.Context, deletedBefore time.Time) (int64, error)
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error

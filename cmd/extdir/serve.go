@@ -275,7 +275,7 @@ func purgeLoop(ctx context.Context, st store.Store, retention time.Duration, log
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := st.Purge(ctx, time.Now().Add(-retention))
+		n, err := st.Expire(ctx, time.Now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("purge deleted items", "error", err)

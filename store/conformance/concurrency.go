@@ -184,7 +184,7 @@ var concurrencyTests = []test{
 		var total int64
 		var mu sync.Mutex
 		errs := together(4, func(int) error {
-			n, err := s.Purge(t.Context(), base.Add(time.Hour))
+			n, err := s.Expire(t.Context(), base.Add(time.Hour))
 			mu.Lock()
 			total += n
 			mu.Unlock()
@@ -211,14 +211,14 @@ var closeTests = []test{
 		q := store.Query{Tenant: tenantA, Kind: extdir.KindPending, Top: 10}
 		calls := map[string]error{
 			"create": s.Create(ctx, f.sparse(tenantA, extdir.KindPending)),
-			"remove": s.Remove(ctx, tenantA, p.ID, never),
+			"purge":  s.Purge(ctx, tenantA, p.ID, never),
 			"ping":   s.Ping(ctx),
 		}
 		_, calls["get"] = s.Get(ctx, tenantA, p.ID)
 		_, calls["update"] = s.Update(ctx, tenantA, p.ID, never)
 		_, calls["list"] = s.List(ctx, q)
 		_, calls["count"] = s.Count(ctx, q)
-		_, calls["purge"] = s.Purge(ctx, base)
+		_, calls["expire"] = s.Expire(ctx, base)
 		for name, err := range calls {
 			if err == nil {
 				t.Errorf("%s on a closed store succeeded", name)

@@ -327,7 +327,7 @@ var profileTests = []test{
 		if _, err := s.Update(ctx, tenantA, p.ID, func(p *extdir.Profile) error { p.Epoch++; return nil }); err == nil {
 			t.Fatal("update with a canceled context succeeded")
 		}
-		if err := s.Remove(ctx, tenantA, p.ID, func(*extdir.Profile) error { return nil }); err == nil {
+		if err := s.Purge(ctx, tenantA, p.ID, func(*extdir.Profile) error { return nil }); err == nil {
 			t.Fatal("remove with a canceled context succeeded")
 		}
 		wantProfile(t, want, get(t, s, tenantA, p.ID), "profile after canceled calls")
@@ -361,7 +361,7 @@ var tenantTests = []test{
 				return nil
 			})
 			wantCode(t, err, extdir.ENotFound, "update from another tenant")
-			err = s.Remove(t.Context(), tenantB, p.ID, func(p *extdir.Profile) error {
+			err = s.Purge(t.Context(), tenantB, p.ID, func(p *extdir.Profile) error {
 				t.Errorf("remove callback called with another tenant's profile %s", p.ID)
 				return nil
 			})
@@ -394,7 +394,7 @@ var tenantTests = []test{
 		update(t, s, b, func(p *extdir.Profile) { p.JobTitle = ptr("changed in B") })
 		wantProfile(t, wantA, get(t, s, tenantA, a.ID), "tenant A's profile")
 		wantProfile(t, wantB, get(t, s, tenantB, a.ID), "tenant B's profile")
-		if err := s.Remove(t.Context(), tenantB, b.ID, func(*extdir.Profile) error { return nil }); err != nil {
+		if err := s.Purge(t.Context(), tenantB, b.ID, func(*extdir.Profile) error { return nil }); err != nil {
 			t.Fatalf("remove in B: %v", err)
 		}
 		wantProfile(t, wantA, get(t, s, tenantA, a.ID), "tenant A's profile after B's is removed")
@@ -440,7 +440,7 @@ var phoneTests = []test{
 	{"a removed holder frees its phone number", func(t *testing.T, s store.Store) {
 		var f fixture
 		old := create(t, s, f.full(tenantA, extdir.KindPending))
-		if err := s.Remove(t.Context(), tenantA, old.ID, func(*extdir.Profile) error { return nil }); err != nil {
+		if err := s.Purge(t.Context(), tenantA, old.ID, func(*extdir.Profile) error { return nil }); err != nil {
 			t.Fatalf("remove: %v", err)
 		}
 		p := f.sparse(tenantA, extdir.KindPending)

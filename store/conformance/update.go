@@ -172,7 +172,7 @@ var removeTests = []test{
 		} {
 			want := p.Clone()
 			called := false
-			err := s.Remove(t.Context(), tenantA, p.ID, func(got *extdir.Profile) error {
+			err := s.Purge(t.Context(), tenantA, p.ID, func(got *extdir.Profile) error {
 				called = true
 				wantProfile(t, want, got, "remove callback's profile")
 				return nil
@@ -182,7 +182,7 @@ var removeTests = []test{
 			}
 			_, err = s.Get(t.Context(), tenantA, p.ID)
 			wantCode(t, err, extdir.ENotFound, "get after remove")
-			err = s.Remove(t.Context(), tenantA, p.ID, func(*extdir.Profile) error { return nil })
+			err = s.Purge(t.Context(), tenantA, p.ID, func(*extdir.Profile) error { return nil })
 			wantCode(t, err, extdir.ENotFound, "second remove")
 		}
 		for _, deleted := range []bool{false, true} {
@@ -196,14 +196,14 @@ var removeTests = []test{
 		var f fixture
 		p := create(t, s, f.full(tenantA, extdir.KindPending))
 		want := p.Clone()
-		err := s.Remove(t.Context(), tenantA, p.ID, func(*extdir.Profile) error { return errCallback })
+		err := s.Purge(t.Context(), tenantA, p.ID, func(*extdir.Profile) error { return errCallback })
 		if err != errCallback {
 			t.Fatalf("remove error %v, want the callback's own error value", err)
 		}
 		wantProfile(t, want, get(t, s, tenantA, p.ID), "profile after the refused remove")
 	}},
 	{"remove of an unknown id is not found and calls nothing", func(t *testing.T, s store.Store) {
-		err := s.Remove(t.Context(), tenantA, "00000000-0000-0000-0000-000000000000", func(p *extdir.Profile) error {
+		err := s.Purge(t.Context(), tenantA, "00000000-0000-0000-0000-000000000000", func(p *extdir.Profile) error {
 			t.Errorf("callback called for an unknown id with %+v", p)
 			return nil
 		})

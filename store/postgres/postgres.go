@@ -5,7 +5,7 @@
 // Everything a node knows lives in the database, so any node can answer
 // any request: rows, their seq (the keyset paging cursor), their epoch (the
 // ETag) and their deletion time (the retention clock). Concurrency is the
-// database's: writes that read first (Update, Remove) run in a READ
+// database's: writes that read first (Update, Purge) run in a READ
 // COMMITTED transaction that locks the row with SELECT ... FOR UPDATE, so
 // two nodes updating one row take turns and neither loses the other's
 // change; the live-phone rule is a partial unique index, which every node's

@@ -331,7 +331,7 @@ func TestPurgeWorksInBatches(t *testing.T) {
 			t.Fatalf("create: %v", err)
 		}
 	}
-	if n, err := s.Purge(ctx, deleted.Add(time.Second)); err != nil || n != 10 {
+	if n, err := s.Expire(ctx, deleted.Add(time.Second)); err != nil || n != 10 {
 		t.Fatalf("purge = %d, %v; want 10", n, err)
 	}
 }
@@ -363,7 +363,7 @@ func TestPurgeSkipsALockedRow(t *testing.T) {
 	}()
 	<-entered
 	purgeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	n, err := s.Purge(purgeCtx, deleted.Add(time.Second))
+	n, err := s.Expire(purgeCtx, deleted.Add(time.Second))
 	cancel()
 	if err != nil || n != 2 {
 		close(release)
@@ -373,7 +373,7 @@ func TestPurgeSkipsALockedRow(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.Purge(ctx, deleted.Add(time.Second)); err != nil || n != 1 {
+	if n, err := s.Expire(ctx, deleted.Add(time.Second)); err != nil || n != 1 {
 		t.Fatalf("purge after the lock = %d, %v; want 1", n, err)
 	}
 }

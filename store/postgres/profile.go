@@ -333,9 +333,9 @@ func changed(a, b *extdir.Profile) bool {
 	return false
 }
 
-// Remove deletes the profile for good if fn, given its current state,
+// Purge deletes the profile for good if fn, given its current state,
 // returns nil. Like Update, it may run fn again after a retryable abort.
-func (s *Store) Remove(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
+func (s *Store) Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -398,11 +398,11 @@ const purgeBatchSQL = `DELETE FROM profiles WHERE ctid = ANY(ARRAY(
 	SELECT ctid FROM profiles WHERE deleted_at IS NOT NULL AND deleted_at < $1
 	LIMIT $2 FOR UPDATE SKIP LOCKED))`
 
-// Purge deletes, in every tenant, the profiles soft-deleted before
+// Expire deletes, in every tenant, the profiles soft-deleted before
 // deletedBefore, in batches of purgeBatch rows, each its own transaction.
 // It stops at the first batch that is not full: the rows left then are
 // locked by another purge, which deletes them, or by a writer.
-func (s *Store) Purge(ctx context.Context, deletedBefore time.Time) (int64, error) {
+func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
 	}

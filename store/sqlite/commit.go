@@ -12,7 +12,7 @@ import (
 
 // Group commit. SQLite has one writer, and a durable commit costs an fsync
 // of the WAL, which dwarfs the work of a single insert or update. So every
-// write (Create, Update, Remove) is handed to one committer goroutine, which
+// write (Create, Update, Purge) is handed to one committer goroutine, which
 // takes whatever writes are waiting, runs them in one transaction, commits,
 // and hands the batch to the syncer (durable.go), which fsyncs the WAL once
 // for every batch committed meanwhile and only then answers the callers.

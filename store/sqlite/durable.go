@@ -33,7 +33,7 @@ import (
 //     proves nothing. Every later write, read and Ping fails with the error,
 //     and the process must be restarted (SQLite recovers from the WAL).
 //
-// Purge, Import, Analyze and the migrations commit outside the batches and
+// Expire, Import, Analyze and the migrations commit outside the batches and
 // wait for their own commit the same way.
 type durability struct {
 	wal, db string   // paths of the WAL and of the database; "" in memory

@@ -178,7 +178,7 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 // back what it changed. fn must not change Tenant, Seq or ID: they identify
 // the row. A callback that changes nothing costs no write. fn runs while the
 // store's only write connection is held, so it must not call Create, Update,
-// Remove or Purge itself (it would wait for ever for that connection).
+// Purge or Expire itself (it would wait for ever for that connection).
 func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -326,9 +326,9 @@ func columnIndex(column string) (int, bool) {
 	return -1, false
 }
 
-// Remove deletes the profile for good if fn, given its current state,
+// Purge deletes the profile for good if fn, given its current state,
 // returns nil.
-func (s *Store) Remove(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
+func (s *Store) Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -366,10 +366,10 @@ func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(*sql.T
 const purgeBatchSQL = `DELETE FROM profiles WHERE seq IN (
 	SELECT seq FROM profiles WHERE deleted_at IS NOT NULL AND deleted_at < ? LIMIT ?)`
 
-// Purge deletes, in every tenant, the profiles soft-deleted before
+// Expire deletes, in every tenant, the profiles soft-deleted before
 // deletedBefore. It works in batches of purgeBatch rows, each its own
 // transaction, so that other writers get the lock between batches.
-func (s *Store) Purge(ctx context.Context, deletedBefore time.Time) (int64, error) {
+func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
 	}

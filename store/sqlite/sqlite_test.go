@@ -217,7 +217,7 @@ func TestPurgeWorksInBatches(t *testing.T) {
 			t.Fatalf("create: %v", err)
 		}
 	}
-	if n, err := s.Purge(ctx, deleted.Add(time.Second)); err != nil || n != 10 {
+	if n, err := s.Expire(ctx, deleted.Add(time.Second)); err != nil || n != 10 {
 		t.Fatalf("purge = %d, %v; want 10", n, err)
 	}
 }
