@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Mode says which rules a request body follows.
@@ -66,10 +64,8 @@ func DecodeBody(k Kind, body []byte, mode Mode) (Changes, error) {
 		return nil, ErrMalformedBody
 	}
 	if mode == ModeCreate {
-		for _, p := range Properties {
-			if p.Required && !changes.Has(p.Name) {
-				return nil, invalidValue(k, p.Name, "It is required.")
-			}
+		if err := changes.CheckRequired(k); err != nil {
+			return nil, err
 		}
 	}
 	return changes, nil
@@ -124,8 +120,8 @@ func (d *bodyDecoder) object() (Changes, error) {
 		if !ok {
 			return nil, Errorf(EInvalid, "Invalid property '%s'.", name)
 		}
-		if (d.mode == ModeCreate && !p.OnCreate) || (d.mode == ModeUpdate && !p.OnUpdate) {
-			return nil, Errorf(EInvalid, "Property '%s' is read-only and cannot be set.", name)
+		if err := p.CheckWritable(d.mode, name); err != nil {
+			return nil, err
 		}
 		if p.Type == TypeAddress {
 			changes, err = d.address(p, changes)
@@ -253,74 +249,38 @@ func (d *bodyDecoder) address(p *Property, changes Changes) (Changes, error) {
 	return changes, nil
 }
 
-// scalar reads one scalar value for p and checks it against p's rules.
+// scalar reads one scalar value for p, turns the JSON token into a Value of
+// p's type and leaves the value's rules to CheckValue.
 func (d *bodyDecoder) scalar(p *Property, path string) (Value, error) {
 	t, err := d.token()
 	if err != nil {
 		return Value{}, err
 	}
-	if t == nil {
-		if !p.Nullable {
-			return Value{}, invalidValue(d.kind, path, "It cannot be null.")
-		}
-		return Value{Null: true}, nil
-	}
-	switch p.Type {
-	case TypeString:
-		s, ok := t.(string)
-		if !ok {
+	var v Value
+	switch x := t.(type) {
+	case nil:
+		v = Value{Null: true}
+	case string:
+		if p.Type != TypeString {
 			return Value{}, typeMismatch(path, p.Type, t)
 		}
-		if err := checkString(d.kind, p, path, s); err != nil {
-			return Value{}, err
-		}
-		return Value{Str: s}, nil
-	case TypeBoolean:
-		b, ok := t.(bool)
-		if !ok {
+		v = Value{Str: x}
+	case bool:
+		if p.Type != TypeBoolean {
 			return Value{}, typeMismatch(path, p.Type, t)
 		}
-		return Value{Bool: b}, nil
-	}
-	// No writable property has another type; refuse rather than guess.
-	return Value{}, Errorf(EInvalid, "Property '%s' is read-only and cannot be set.", path)
-}
-
-func checkString(k Kind, p *Property, path, s string) error {
-	switch p.Name {
-	case "displayName":
-		if strings.TrimSpace(s) == "" {
-			return invalidValue(k, path, "It cannot be empty.")
+		v = Value{Bool: x}
+	default:
+		if p.Type != TypeString && p.Type != TypeBoolean {
+			// No writable property has another type; refuse rather than guess.
+			return Value{}, Errorf(EInvalid, "Property '%s' is read-only and cannot be set.", path)
 		}
-	case "phoneNumber":
-		// The format rule says more than the length limit it implies.
-		if !ValidE164(s) {
-			return invalidValue(k, path, "It must be in E.164 format: '+' followed by 2 to 15 digits, the first of them not 0.")
-		}
+		return Value{}, typeMismatch(path, p.Type, t)
 	}
-	if p.MaxLength > 0 && utf8.RuneCountInString(s) > p.MaxLength {
-		return invalidValue(k, path, "It is longer than the limit of "+strconv.Itoa(p.MaxLength)+" characters.")
+	if err := p.CheckValue(d.kind, path, v); err != nil {
+		return Value{}, err
 	}
-	return nil
-}
-
-// ValidE164 checks the E.164 format: a plus sign, then 2 to 15 digits of
-// which the first is 1-9. It is a format check, not a numbering-plan check,
-// so the documentation's own +15555555555 passes.
-func ValidE164(s string) bool {
-	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func invalidValue(k Kind, path, why string) *Error {
-	return Errorf(EInvalid, "Invalid value specified for property '%s' of resource '%s'. %s", path, k.ResourceName(), why)
+	return v, nil
 }
 
 func typeMismatch(path string, want Type, got json.Token) *Error {

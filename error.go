@@ -90,3 +90,6 @@ var ErrPhoneTaken = &Error{Code: EConflict, Message: "Another object with the sa
 
 // ErrPreconditionFailed is the answer to an If-Match that does not match.
 var ErrPreconditionFailed = &Error{Code: EPrecondition, Message: "The operation failed because the object was modified by another request (If-Match does not match the current ETag)."}
+
+// ErrForbidden is the answer to a caller without the permission a call needs.
+var ErrForbidden = &Error{Code: EForbidden, Message: "Insufficient privileges to complete the operation."}

@@ -5,6 +5,7 @@ package extdir
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,20 +59,22 @@ func (k Kind) WritePermission() string { return k.ResourceName() + ".ReadWrite.A
 // String returns the type name.
 func (k Kind) String() string { return k.TypeName() }
 
-// KindByQualifiedName resolves a type cast segment.
+// KindByQualifiedName resolves a type cast segment, without regard to case
+// as Graph matches path segments.
 func KindByQualifiedName(name string) (Kind, bool) {
 	for _, k := range Kinds {
-		if name == k.QualifiedName() {
+		if strings.EqualFold(name, k.QualifiedName()) {
 			return k, true
 		}
 	}
 	return 0, false
 }
 
-// KindByCollection resolves a /directory collection segment.
+// KindByCollection resolves a /directory collection segment, without regard
+// to case.
 func KindByCollection(segment string) (Kind, bool) {
 	for _, k := range Kinds {
-		if segment == k.Collection() {
+		if strings.EqualFold(segment, k.Collection()) {
 			return k, true
 		}
 	}

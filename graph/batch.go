@@ -122,6 +122,10 @@ func parseBatch(raw []byte) ([]*batchStep, error) {
 		return nil, batchError("the body must be a JSON object with a 'requests' array.")
 	}
 	reqs := *env.Requests
+	if len(reqs) == 0 {
+		// Graph answers an empty batch with 400 rather than an empty list.
+		return nil, batchError("a batch holds at least one request; this one holds none.")
+	}
 	if len(reqs) > maxBatchRequests {
 		return nil, batchError("a batch holds at most %d requests; this one holds %d.", maxBatchRequests, len(reqs))
 	}

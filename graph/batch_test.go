@@ -26,6 +26,7 @@ func TestParseBatchRefusesWhatCannotRun(t *testing.T) {
 		{"an array body is refused", `[]`, "the body cannot be a JSON array"},
 		{"missing requests is refused", `{}`, "'requests' array"},
 		{"requests that is not an array is refused", `{"requests":{}}`, "requests cannot be a JSON object"},
+		{"an empty batch is refused, as Graph refuses it", `{"requests":[]}`, "at least one request; this one holds none"},
 		{"21 requests are refused", `{"requests":[` + strings.Join(many, ",") + `]}`, "at most 20 requests; this one holds 21"},
 		{"a missing id is refused", `{"requests":[{"method":"GET","url":"/x"}]}`, "index 0 has no id"},
 		{"a numeric id is refused", `{"requests":[{"id":1,"method":"GET","url":"/x"}]}`, "requests.id cannot be a JSON number"},

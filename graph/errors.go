@@ -41,7 +41,7 @@ var errorStatus = map[extdir.Code]struct {
 
 // Statuses and messages of failures that are not the directory's own.
 var (
-	errForbidden        = &extdir.Error{Code: extdir.EForbidden, Message: "Insufficient privileges to complete the operation."}
+	errForbidden        = extdir.ErrForbidden
 	errMethodNotAllowed = &extdir.Error{Code: extdir.EMethodNotAllowed, Message: "Specified HTTP method is not allowed for the request target."}
 	errTooLarge         = &extdir.Error{Code: extdir.ETooLarge, Message: "The request body is larger than the limit of 1 MiB."}
 	errMediaType        = &extdir.Error{Code: extdir.EUnsupportedMediaType, Message: "The request body must be JSON: send Content-Type: application/json."}

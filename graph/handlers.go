@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/odata"
 	"github.com/extdir/extdir/store"
@@ -44,6 +42,10 @@ func (s *Server) entityURL(r *http.Request, p *extdir.Profile) string {
 	return s.origin(r) + "/beta/directory/" + p.Kind.Collection() + "/" + p.ID
 }
 
+// The handlers of one profile: decode, check the permissions the request
+// names, one Directory call, render. The lifecycle rules live in the domain
+// (the root package's directory.go and lifecycle.go).
+
 func (s *Server) createProfile(c *call) error {
 	if c.kind == extdir.KindExternal {
 		// External profiles come only from redemption.
@@ -60,18 +62,8 @@ func (s *Server) createProfile(c *call) error {
 	if err != nil {
 		return err
 	}
-	p := &extdir.Profile{
-		Tenant:          c.caller.Tenant,
-		Kind:            c.kind,
-		ID:              uuid.NewString(),
-		IsDiscoverable:  true,
-		IsEnabled:       true,
-		CreatedBy:       c.caller.ObjectID,
-		CreatedDateTime: extdir.Timestamp(s.now()),
-		Epoch:           1,
-	}
-	changes.Apply(p)
-	if err := s.Store.Create(c.r.Context(), p); err != nil {
+	p, err := s.dir.Invite(c.r.Context(), c.actor(), changes)
+	if err != nil {
 		return err
 	}
 	c.w.Header().Set("Location", s.entityURL(c.r, p))
@@ -87,12 +79,9 @@ func (s *Server) getProfile(c *call) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.Store.Get(c.r.Context(), c.caller.Tenant, c.id)
+	p, err := s.dir.Get(c.r.Context(), c.actor(), c.kind, c.id)
 	if err != nil {
 		return err
-	}
-	if p.Kind != c.kind || p.Deleted() {
-		return extdir.NotFound(c.id)
 	}
 	s.writeEntity(c, http.StatusOK, p, opts.Select, false)
 	return nil
@@ -110,21 +99,7 @@ func (s *Server) updateProfile(c *call) error {
 	if err != nil {
 		return err
 	}
-	match := ifMatch(c.r)
-	_, err = s.Store.Update(c.r.Context(), c.caller.Tenant, c.id, func(p *extdir.Profile) error {
-		if p.Kind != c.kind || p.Deleted() {
-			return extdir.NotFound(c.id)
-		}
-		if !match(p) {
-			return extdir.ErrPreconditionFailed
-		}
-		if len(changes) > 0 {
-			changes.Apply(p)
-			p.Epoch++
-		}
-		return nil
-	})
-	if err != nil {
+	if _, err := s.dir.Patch(c.r.Context(), c.actor(), c.kind, c.id, changes, ifMatch(c.r)); err != nil {
 		return err
 	}
 	// Graph answers PATCH with 204 even under Prefer: return=representation.
@@ -136,30 +111,15 @@ func (s *Server) deleteProfile(c *call) error {
 	if err := c.require(c.kind.WritePermission()); err != nil {
 		return err
 	}
-	match := ifMatch(c.r)
-	now := extdir.Timestamp(s.now())
-	_, err := s.Store.Update(c.r.Context(), c.caller.Tenant, c.id, func(p *extdir.Profile) error {
-		if p.Kind != c.kind || p.Deleted() {
-			return extdir.NotFound(c.id)
-		}
-		if !match(p) {
-			return extdir.ErrPreconditionFailed
-		}
-		p.DeletedDateTime = &now
-		p.Epoch++
-		return nil
-	})
-	if err != nil {
+	if err := s.dir.Delete(c.r.Context(), c.actor(), c.kind, c.id, ifMatch(c.r)); err != nil {
 		return err
 	}
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// redeemProfile converts a live pending profile into an external one: same
-// id, same properties, epoch + 1. Graph has no public call for this (the
-// invited person consents in Teams); extdir offers it so that tests and
-// administrators can drive the lifecycle.
+// redeemProfile serves extdir's redeem action: it needs the write permission
+// of both kinds, since a pending profile becomes an external one.
 func (s *Server) redeemProfile(c *call) error {
 	if c.kind != extdir.KindPending {
 		return extdir.Errorf(extdir.EBadRequest, "Resource not found for the segment 'redeem'.")
@@ -173,18 +133,7 @@ func (s *Server) redeemProfile(c *call) error {
 	if err := discardBody(c.r); err != nil {
 		return err
 	}
-	match := ifMatch(c.r)
-	p, err := s.Store.Update(c.r.Context(), c.caller.Tenant, c.id, func(p *extdir.Profile) error {
-		if p.Kind != extdir.KindPending || p.Deleted() {
-			return extdir.NotFound(c.id)
-		}
-		if !match(p) {
-			return extdir.ErrPreconditionFailed
-		}
-		p.Kind = extdir.KindExternal
-		p.Epoch++
-		return nil
-	})
+	p, err := s.dir.Redeem(c.r.Context(), c.actor(), c.id, ifMatch(c.r))
 	if err != nil {
 		return err
 	}
@@ -207,8 +156,11 @@ func (s *Server) countProfiles(c *call) error {
 	return s.count(c, false)
 }
 
+// listDeletedWithoutCast answers as Graph does when the deleted items are
+// listed without a type cast: 400 Request_UnsupportedQuery, with Graph's
+// message and the cast that works.
 func (s *Server) listDeletedWithoutCast(c *call) error {
-	return extdir.Errorf(extdir.EInvalid, "Unsupported query: list the deleted items of one type with a type cast, such as /directory/deletedItems/microsoft.graph.pendingExternalUserProfile.")
+	return extdir.Errorf(extdir.EUnsupportedQuery, "Searches against this resource are not supported. Only specific instances can be queried. List the deleted items of one type with a type cast, such as /directory/deletedItems/microsoft.graph.pendingExternalUserProfile.")
 }
 
 func (s *Server) listDeleted(c *call) error {
@@ -225,28 +177,17 @@ func (s *Server) countDeleted(c *call) error {
 	return s.count(c, true)
 }
 
-// loadDeleted returns the soft-deleted profile c.id names, once the caller
-// is known to hold perm(kind) for its kind.
-func (s *Server) loadDeleted(c *call, perm func(extdir.Kind) string) (*extdir.Profile, error) {
-	p, err := s.Store.Get(c.r.Context(), c.caller.Tenant, c.id)
-	if err != nil {
-		return nil, err
-	}
-	if !p.Deleted() {
-		return nil, extdir.NotFound(c.id)
-	}
-	if err := c.require(perm(p.Kind)); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
+// The deleted items: which permission a call needs depends on the kind of
+// the item, which the Directory learns when it reads it.
 
 func (s *Server) getDeleted(c *call) error {
-	opts, err := odata.ParseOptions(c.r.URL.RawQuery, extdir.KindPending)
+	p, err := s.dir.GetDeleted(c.r.Context(), c.actor(), c.id)
 	if err != nil {
 		return err
 	}
-	p, err := s.loadDeleted(c, extdir.Kind.ReadPermission)
+	// $select is checked against the item's own type, so that an error
+	// about a deleted externalUserProfile names that type.
+	opts, err := odata.ParseOptions(c.r.URL.RawQuery, p.Kind)
 	if err != nil {
 		return err
 	}
@@ -258,19 +199,7 @@ func (s *Server) restoreDeleted(c *call) error {
 	if err := discardBody(c.r); err != nil {
 		return err
 	}
-	if _, err := s.loadDeleted(c, extdir.Kind.WritePermission); err != nil {
-		return err
-	}
-	p, err := s.Store.Update(c.r.Context(), c.caller.Tenant, c.id, func(p *extdir.Profile) error {
-		if !p.Deleted() {
-			return extdir.NotFound(c.id)
-		}
-		// The kind cannot change while deleted, so the permission checked
-		// above still holds.
-		p.DeletedDateTime = nil
-		p.Epoch++
-		return nil
-	})
+	p, err := s.dir.Restore(c.r.Context(), c.actor(), c.id)
 	if err != nil {
 		return err
 	}
@@ -279,16 +208,7 @@ func (s *Server) restoreDeleted(c *call) error {
 }
 
 func (s *Server) purgeDeleted(c *call) error {
-	if _, err := s.loadDeleted(c, extdir.Kind.WritePermission); err != nil {
-		return err
-	}
-	err := s.Store.Purge(c.r.Context(), c.caller.Tenant, c.id, func(p *extdir.Profile) error {
-		if !p.Deleted() {
-			return extdir.NotFound(c.id)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.dir.Purge(c.r.Context(), c.actor(), c.id); err != nil {
 		return err
 	}
 	c.w.WriteHeader(http.StatusNoContent)
@@ -409,56 +329,24 @@ func eventual(r *http.Request) bool {
 	return strings.EqualFold(strings.TrimSpace(r.Header.Get("ConsistencyLevel")), "eventual")
 }
 
-// query turns the parsed options into a store query for the caller's tenant:
-// $filter and $search checked against the property table, $orderby resolved.
+// query turns the parsed options into a store query for the caller's tenant.
 func (s *Server) query(c *call, opts *odata.Options, deleted bool) (store.Query, error) {
-	q := store.Query{Tenant: c.caller.Tenant, Kind: c.kind, Deleted: deleted}
-	var err error
-	// An empty option is no option, as clients that build URLs from empty
-	// settings expect.
-	if strings.TrimSpace(opts.Filter) != "" {
-		if q.Filter, err = odata.Filter(opts.Filter, c.kind); err != nil {
-			return q, err
-		}
-	}
-	if strings.TrimSpace(opts.OrderBy) != "" {
-		if q.OrderBy, err = odata.ParseOrderBy(opts.OrderBy, c.kind); err != nil {
-			return q, err
-		}
-	}
-	if strings.TrimSpace(opts.Search) != "" {
+	if opts.Search != nil && !eventual(c.r) {
 		// $search is one of Graph's advanced queries on directory objects.
-		if !eventual(c.r) {
-			return q, extdir.Errorf(extdir.EInvalid, "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'")
-		}
-		if q.Search, err = odata.ParseSearch(opts.Search, c.kind); err != nil {
-			return q, err
-		}
+		return store.Query{}, extdir.Errorf(extdir.EInvalid, "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'")
 	}
-	return q, nil
+	return store.Query{
+		Tenant:  c.caller.Tenant,
+		Kind:    c.kind,
+		Deleted: deleted,
+		Filter:  opts.Filter,
+		OrderBy: opts.OrderBy,
+		Search:  opts.Search,
+	}, nil
 }
 
-// ifMatch returns the If-Match precondition of the request; without the
-// header every state matches (last writer wins).
-func ifMatch(r *http.Request) func(*extdir.Profile) bool {
-	h := strings.TrimSpace(r.Header.Get("If-Match"))
-	if h == "" {
-		return func(*extdir.Profile) bool { return true }
-	}
-	return func(p *extdir.Profile) bool {
-		for tag := range strings.SplitSeq(h, ",") {
-			tag = strings.TrimSpace(tag)
-			if tag == "*" {
-				return true
-			}
-			want := p.ETag()
-			if tag == want || tag == strings.TrimPrefix(want, "W/") {
-				return true
-			}
-		}
-		return false
-	}
-}
+// ifMatch is the request's If-Match precondition.
+func ifMatch(r *http.Request) extdir.IfMatch { return extdir.IfMatch(r.Header.Get("If-Match")) }
 
 // readJSONBody reads a request body that must be JSON and at most
 // MaxBodyBytes.

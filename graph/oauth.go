@@ -72,9 +72,9 @@ func (s *Server) openIDConfiguration(c *call) error {
 	if s.OAuth == nil {
 		return errOAuthDisabled
 	}
-	base := s.origin(c.r) + "/" + c.tenant
+	base := s.origin(c.r) + "/" + c.pathTenant
 	doc := openIDConfiguration{
-		Issuer:                            s.OAuth.Issuer.IssuerFor(c.tenant),
+		Issuer:                            s.OAuth.Issuer.IssuerFor(c.pathTenant),
 		AuthorizationEndpoint:             base + "/oauth2/v2.0/authorize",
 		TokenEndpoint:                     base + "/oauth2/v2.0/token",
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
@@ -117,7 +117,7 @@ func (s *Server) authorize(c *call) error {
 		return errOAuthDisabled
 	}
 	writeOAuthError(c, &auth.OAuthError{Status: http.StatusBadRequest, Code: "unsupported_response_type",
-		Description: "extdir's built-in issuer has no sign-in: get tokens from /" + c.tenant + "/oauth2/v2.0/token with the client_credentials grant."})
+		Description: "extdir's built-in issuer has no sign-in: get tokens from /" + c.pathTenant + "/oauth2/v2.0/token with the client_credentials grant."})
 	return nil
 }
 
@@ -159,7 +159,7 @@ func (s *Server) token(c *call) error {
 // a form (§3.2), a repeated parameter (§3.2), and two ways of
 // authenticating at once (§2.3).
 func readTokenRequest(c *call) (auth.TokenRequest, *auth.OAuthError) {
-	req := auth.TokenRequest{Tenant: c.tenant}
+	req := auth.TokenRequest{Tenant: c.pathTenant}
 	mt, _, err := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return req, &auth.OAuthError{Status: http.StatusBadRequest, Code: "invalid_request", AADSTS: 900144,

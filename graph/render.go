@@ -91,9 +91,9 @@ func contextSuffix(sel []*extdir.Property) string {
 	return "(" + strings.Join(names, ",") + ")"
 }
 
-// appendProfile renders p's properties (not the enclosing braces' context
-// annotations) as JSON members into b, starting with a comma when b does not
-// end an opening brace.
+// appendProfile renders p as one whole JSON object of a collection's value
+// array: its @odata.type first when withType (deleted items are directory
+// objects), then what appendMembers writes.
 func appendProfile(b []byte, p *extdir.Profile, sel selection, withType bool) []byte {
 	b = append(b, '{')
 	if withType {

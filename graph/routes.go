@@ -17,8 +17,9 @@ type call struct {
 	kind extdir.Kind
 	// id is bound by an {id} segment.
 	id string
-	// tenant is bound by a {tenant} segment.
-	tenant string
+	// pathTenant is bound by the {tenant} segment of the OAuth endpoints;
+	// the tenant a /beta call acts in is always caller.Tenant, the token's.
+	pathTenant string
 }
 
 type route struct {
@@ -109,26 +110,18 @@ func splitPath(path string) []string {
 func matchSegment(pat, seg string, c *call) bool {
 	switch pat {
 	case "{collection}":
-		for _, k := range extdir.Kinds {
-			if strings.EqualFold(seg, k.Collection()) {
-				c.kind = k
-				return true
-			}
-		}
-		return false
+		k, ok := extdir.KindByCollection(seg)
+		c.kind = k
+		return ok
 	case "{cast}":
-		for _, k := range extdir.Kinds {
-			if strings.EqualFold(seg, k.QualifiedName()) {
-				c.kind = k
-				return true
-			}
-		}
-		return false
+		k, ok := extdir.KindByQualifiedName(seg)
+		c.kind = k
+		return ok
 	case "{tenant}":
 		if !validTenantSegment(seg) {
 			return false
 		}
-		c.tenant = seg
+		c.pathTenant = seg
 		return true
 	case "{id}":
 		if seg == "" || strings.HasPrefix(seg, "$") {
@@ -165,7 +158,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		pathMatched = true
 		if routes[i].method == r.Method {
 			matched = &routes[i]
-			c.kind, c.id, c.tenant = probe.kind, probe.id, probe.tenant
+			c.kind, c.id, c.pathTenant = probe.kind, probe.id, probe.pathTenant
 			break
 		}
 	}
@@ -231,4 +224,9 @@ func (c *call) require(perm string) error {
 		return errForbidden
 	}
 	return nil
+}
+
+// actor is the caller as the Directory knows it.
+func (c *call) actor() extdir.Actor {
+	return extdir.Actor{Tenant: c.caller.Tenant, ObjectID: c.caller.ObjectID, Permissions: c.caller}
 }

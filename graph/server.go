@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
 	"github.com/extdir/extdir/store"
 )
@@ -49,6 +50,10 @@ type Server struct {
 	// Faults, when set, injects failures and latency for resilience tests
 	// (faults.go); nil injects none.
 	Faults *Faults
+
+	// dir is the domain's Directory over Store, on the server's clock:
+	// every change to a profile goes through it.
+	dir *extdir.Directory
 }
 
 func (s *Server) now() time.Time {
@@ -67,6 +72,7 @@ func (s *Server) Handler() http.Handler {
 	if s.AccessLog == nil {
 		s.AccessLog = s.Logger
 	}
+	s.dir = &extdir.Directory{Store: s.Store, Now: s.now}
 	return http.HandlerFunc(s.serveHTTP)
 }
 

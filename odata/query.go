@@ -23,19 +23,16 @@ type Options struct {
 	Top int
 	// SkipToken is the opaque continuation token of a nextLink, as given.
 	SkipToken string
-	// Filter, OrderBy and Search are the raw option values; empty when absent.
-	Filter  string
-	OrderBy string
-	Search  string
+	// Filter is the checked $filter tree, ready for store/sqlfilter; nil
+	// when absent or blank.
+	Filter Expr
+	// OrderBy is the resolved $orderby; nil when absent or blank.
+	OrderBy []Order
+	// Search is the parsed $search; nil when absent or blank.
+	Search *Search
 	// Count is $count=true.
 	Count bool
-	// has records which options were present, by canonical name.
-	has map[string]bool
 }
-
-// Has reports whether the option (canonical name without "$", e.g. "filter")
-// was given.
-func (o *Options) Has(name string) bool { return o.has[name] }
 
 // systemOptions are the options Graph knows; on beta the "$" is optional, so
 // a parameter named like one of these is that option.
@@ -60,11 +57,18 @@ func OptionName(param string) string {
 // *extdir.Error: EBadRequest for a malformed or repeated option or an
 // unknown property in $select, EInvalid for options the directory refuses
 // ($skip, $expand).
+//
+// $filter, $orderby and $search come back as trees, parsed in that order
+// whatever their order in the query string, so that a request with several
+// bad options always gets the same error. An option whose value is blank is
+// no option, as clients that build URLs from empty settings expect.
 func ParseOptions(rawQuery string, k extdir.Kind) (*Options, error) {
-	o := &Options{Top: DefaultTop, has: map[string]bool{}}
+	o := &Options{Top: DefaultTop}
 	if rawQuery == "" {
 		return o, nil
 	}
+	seen := make(map[string]bool, 4)
+	var filter, orderBy, search string
 	for part := range strings.SplitSeq(rawQuery, "&") {
 		if part == "" {
 			continue
@@ -79,11 +83,36 @@ func ParseOptions(rawQuery string, k extdir.Kind) (*Options, error) {
 		if name == "" {
 			continue // a custom query option: OData lets services ignore them
 		}
-		if o.has[name] {
+		if seen[name] {
 			return nil, extdir.Errorf(extdir.EBadRequest, "Query option '$%s' was specified more than once, but it must be specified at most once.", name)
 		}
-		o.has[name] = true
-		if err := o.set(name, value, k); err != nil {
+		seen[name] = true
+		switch name {
+		case "filter":
+			filter = value
+		case "orderby":
+			orderBy = value
+		case "search":
+			search = value
+		default:
+			if err := o.set(name, value, k); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var err error
+	if strings.TrimSpace(filter) != "" {
+		if o.Filter, err = Filter(filter, k); err != nil {
+			return nil, err
+		}
+	}
+	if strings.TrimSpace(orderBy) != "" {
+		if o.OrderBy, err = ParseOrderBy(orderBy, k); err != nil {
+			return nil, err
+		}
+	}
+	if strings.TrimSpace(search) != "" {
+		if o.Search, err = ParseSearch(search, k); err != nil {
 			return nil, err
 		}
 	}
@@ -102,12 +131,6 @@ func (o *Options) set(name, value string, k extdir.Kind) error {
 		o.Top = n
 	case "skiptoken":
 		o.SkipToken = value
-	case "filter":
-		o.Filter = value
-	case "orderby":
-		o.OrderBy = value
-	case "search":
-		o.Search = value
 	case "count":
 		switch strings.ToLower(strings.TrimSpace(value)) {
 		case "true":

@@ -291,7 +291,7 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		{"an unknown segment is 400", "GET", "/beta/directory/pendingExternalUserProfilez", tok, nil, nil, 400, "BadRequest", "Resource not found for the segment 'pendingExternalUserProfilez'."},
 		{"an unknown nested segment is 400", "GET", pendingPath + "/" + id + "/manager", tok, nil, nil, 400, "BadRequest", "Resource not found for the segment 'manager'."},
 		{"another version is 400", "GET", "/v2.0/directory", tok, nil, nil, 400, "BadRequest", "Invalid version"},
-		{"deletedItems without a cast is 400", "GET", deletedPath, tok, nil, nil, 400, "Request_BadRequest", ""},
+		{"deletedItems without a cast is 400", "GET", deletedPath, tok, nil, nil, 400, "Request_UnsupportedQuery", "Only specific instances can be queried"},
 		{"$top=0 is 400", "GET", pendingPath + "?$top=0", tok, nil, nil, 400, "BadRequest", "Invalid page size"},
 		{"$top=1000 is 400", "GET", pendingPath + "?$top=1000", tok, nil, nil, 400, "BadRequest", "Invalid page size"},
 		{"$skip is 400", "GET", pendingPath + "?$skip=1", tok, nil, nil, 400, "Request_BadRequest", "'$skip' is not supported"},

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
 	"github.com/extdir/extdir/graph"
 	"github.com/extdir/extdir/store"
@@ -183,7 +184,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	purgeDone := make(chan struct{})
 	go func() {
 		defer close(purgeDone)
-		purgeLoop(purgeCtx, st, cfg.retention, log)
+		expireLoop(purgeCtx, &extdir.Directory{Store: st}, cfg.retention, log)
 	}()
 
 	serveErr := make(chan error, 1)
@@ -267,15 +268,15 @@ func databaseForLog(database string) string {
 	return database
 }
 
-// purgeLoop deletes for good the items deleted longer ago than the
-// retention, at start and then often enough that an item outlives its
-// retention by at most a quarter of it (and never by more than an hour).
-func purgeLoop(ctx context.Context, st store.Store, retention time.Duration, log *slog.Logger) {
+// expireLoop purges the items deleted longer ago than the retention, at
+// start and then often enough that an item outlives its retention by at
+// most a quarter of it (and never by more than an hour).
+func expireLoop(ctx context.Context, dir *extdir.Directory, retention time.Duration, log *slog.Logger) {
 	interval := min(max(retention/4, time.Second), time.Hour)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := st.Expire(ctx, time.Now().Add(-retention))
+		n, err := dir.Expire(ctx, retention)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("purge deleted items", "error", err)
