@@ -297,7 +297,7 @@ type keySnapshotter interface {
 // iss, in the same order.
 func (m *multiVerifier) keySourceFor(iss string) keySnapshotter {
 	for _, t := range m.issuers {
-		if _, ok := t.verifier.template.match(iss); ok {
+		if _, _, ok := t.verifier.matchIssuer(iss); ok {
 			ks, _ := t.verifier.keys.(keySnapshotter)
 			return ks
 		}

@@ -18,9 +18,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// DefaultIssuerTemplate is the iss of the built-in issuer, shaped like
-// Entra's v2.0 issuer so that clients that parse it find the tenant.
-const DefaultIssuerTemplate = "https://extdir.local/{tenantid}/v2.0"
+// IssuerTemplateFor is the iss of the built-in issuer served at origin
+// ("https://127.0.0.1:8443"), shaped like Entra's v2.0 issuer
+// (https://login.microsoftonline.com/{tenantid}/v2.0) so that clients that
+// parse it find the tenant, and that MSAL finds it at its authority.
+func IssuerTemplateFor(origin string) string {
+	return strings.TrimSuffix(origin, "/") + "/" + tenantPlaceholder + "/v2.0"
+}
 
 // tenantPlaceholder is replaced by the token's tid in an issuer template.
 const tenantPlaceholder = "{tenantid}"
@@ -35,7 +39,8 @@ const defaultTTL = time.Hour
 // IssuerOptions configures OpenIssuer.
 type IssuerOptions struct {
 	// Template is the iss value, with "{tenantid}" replaced by the token's
-	// tid. Default DefaultIssuerTemplate.
+	// tid. Default: the name last recorded in the directory
+	// (RecordIssuerName), or LegacyIssuerTemplate.
 	Template string
 	// Now is the clock of both minting and verifying; default time.Now.
 	Now func() time.Time
@@ -52,6 +57,8 @@ type IssuerOptions struct {
 type Issuer struct {
 	template string
 	now      func() time.Time
+	// names are the iss values its tokens may carry (names.go).
+	names *issuerNames
 	// keys is a pointer so that a rotation can swap in a new set while
 	// verifiers run; every verifier reads it on each call.
 	keys atomic.Pointer[keySet]
@@ -65,11 +72,19 @@ type Issuer struct {
 func OpenIssuer(dir string, opts IssuerOptions) (*Issuer, error) {
 	i := &Issuer{template: opts.Template, now: opts.Now}
 	if i.template == "" {
-		i.template = DefaultIssuerTemplate
+		current, ok, err := CurrentIssuerName(dir)
+		if err != nil {
+			return nil, fmt.Errorf("open issuer: %w", err)
+		}
+		i.template = LegacyIssuerTemplate
+		if ok {
+			i.template = current
+		}
 	}
 	if i.now == nil {
 		i.now = time.Now
 	}
+	i.names = newIssuerNames(dir, i.template)
 	folder := filepath.Join(dir, keysFolder)
 	if err := os.MkdirAll(folder, 0o700); err != nil {
 		return nil, fmt.Errorf("open issuer: %w", err)

@@ -94,7 +94,9 @@ func NewVerifier(o VerifierOptions) (Verifier, error) {
 			audiences = DefaultAudiences
 		}
 		t := parseTemplate(o.Builtin.template)
-		m.issuers = append(m.issuers, &trustedIssuer{builtin: true, verifier: newIssuerVerifier(o.Builtin, t, audiences, nil, o.Leeway, now)})
+		v := newIssuerVerifier(o.Builtin, t, audiences, nil, o.Leeway, now)
+		v.names = o.Builtin.names
+		m.issuers = append(m.issuers, &trustedIssuer{builtin: true, verifier: v})
 		seen[t.raw] = true
 	}
 	for n, cfg := range o.Issuers {
@@ -188,7 +190,7 @@ func (m *multiVerifier) Verify(ctx context.Context, raw string) (*Principal, err
 	}
 	var t *trustedIssuer
 	for _, candidate := range m.issuers {
-		if _, ok := candidate.verifier.template.match(p.Issuer); ok {
+		if _, _, ok := candidate.verifier.matchIssuer(p.Issuer); ok {
 			t = candidate
 			break
 		}

@@ -531,7 +531,7 @@ func TestNewVerifierConfigErrors(t *testing.T) {
 	}{
 		{"no issuer at all is an error", VerifierOptions{}},
 		{"Graph tokens without an external issuer is an error", VerifierOptions{Builtin: iss, InsecureAcceptGraphTokens: true}},
-		{"an external issuer equal to the built-in one is an error", VerifierOptions{Builtin: iss, Issuers: []IssuerConfig{{Issuer: DefaultIssuerTemplate, JWKSURI: good.JWKSURI, Audiences: good.Audiences}}}},
+		{"an external issuer equal to the built-in one is an error", VerifierOptions{Builtin: iss, Issuers: []IssuerConfig{{Issuer: LegacyIssuerTemplate, JWKSURI: good.JWKSURI, Audiences: good.Audiences}}}},
 		{"the same issuer twice is an error", VerifierOptions{Issuers: []IssuerConfig{good, good}}},
 		{"an issuer without audiences is an error", VerifierOptions{Issuers: []IssuerConfig{{Issuer: entraTemplate, JWKSURI: good.JWKSURI}}}},
 	}

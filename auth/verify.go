@@ -69,7 +69,9 @@ func (i *Issuer) Verifier(audiences []string, leeway time.Duration) Verifier {
 	if len(audiences) == 0 {
 		audiences = DefaultAudiences
 	}
-	return newIssuerVerifier(i, parseTemplate(i.template), audiences, nil, leeway, i.now)
+	v := newIssuerVerifier(i, parseTemplate(i.template), audiences, nil, leeway, i.now)
+	v.names = i.names
+	return v
 }
 
 // newIssuerVerifier builds the verifier of one trusted issuer: keys finds
@@ -100,8 +102,11 @@ func newIssuerVerifier(keys keySource, template issuerTemplate, audiences, tenan
 // issuerVerifier checks the tokens of one trusted issuer: the built-in one
 // or an external one whose keys come from its JWKS.
 type issuerVerifier struct {
-	keys      keySource
-	template  issuerTemplate
+	keys     keySource
+	template issuerTemplate
+	// names, for the built-in issuer, are every iss it accepts besides
+	// template (names.go); nil for an external issuer.
+	names     *issuerNames
 	tenants   []string // allowed tid values; empty allows every tenant
 	now       func() time.Time
 	audiences []string
@@ -155,6 +160,16 @@ func principal(c *tokenClaims) *Principal {
 	return p
 }
 
+// matchIssuer reports whether iss names this issuer, the tenant it names
+// and whether the name has a tenant in it at all.
+func (v *issuerVerifier) matchIssuer(iss string) (tenant string, templated, ok bool) {
+	if v.names != nil {
+		return v.names.match(iss)
+	}
+	tenant, ok = v.template.match(iss)
+	return tenant, v.template.templated(), ok
+}
+
 // key finds the public key for a token's kid header.
 func (v *issuerVerifier) key(t *jwt.Token) (any, error) {
 	// RFC 7515 §4.1.11: a "crit" extension we do not implement must be
@@ -193,8 +208,8 @@ func (v *issuerVerifier) check(c *tokenClaims) error {
 	}
 	// A templated iss names the tenant, and it must be the token's own:
 	// otherwise one tenant's token could pass as another's.
-	tenant, ok := v.template.match(c.Issuer)
-	if !ok || (v.template.templated() && tenant != c.Tenant) {
+	tenant, templated, ok := v.matchIssuer(c.Issuer)
+	if !ok || (templated && tenant != c.Tenant) {
 		return errIssuer
 	}
 	if len(v.tenants) > 0 && !slices.ContainsFunc(v.tenants, func(t string) bool { return strings.EqualFold(t, c.Tenant) }) {

@@ -64,10 +64,11 @@ type openIDConfiguration struct {
 }
 
 // openIDConfiguration serves the discovery document of a tenant. Its issuer
-// is the iss of that tenant's tokens (--issuer); its endpoints are under
-// this server's origin (--public-url, or the request's host). The two
-// agree, as OpenID Discovery asks, when --issuer is
-// "<public-url>/{tenantid}/v2.0".
+// is the iss of that tenant's tokens: by default "<origin>/{tenantid}/v2.0"
+// with the server's own origin (--public-url, or its scheme and listening
+// address), so that it is the URL the document is served under, as OpenID
+// Discovery §4.3 asks and MSAL checks; its endpoints are under the origin
+// the request came to.
 func (s *Server) openIDConfiguration(c *call) error {
 	if s.OAuth == nil {
 		return errOAuthDisabled

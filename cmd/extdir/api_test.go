@@ -376,7 +376,7 @@ func hostileTokens(t *testing.T, dir string) (expired, forged, algNone string) {
 	}
 	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
 	payload, _ := json.Marshal(map[string]any{
-		"iss": strings.ReplaceAll(auth.DefaultIssuerTemplate, "{tenantid}", defaultTenant), "aud": auth.DefaultAudiences[0],
+		"iss": strings.ReplaceAll(auth.LegacyIssuerTemplate, "{tenantid}", defaultTenant), "aud": auth.DefaultAudiences[0],
 		"tid": defaultTenant, "oid": defaultOID, "roles": roles,
 		"exp": time.Now().Add(time.Hour).Unix(), "nbf": time.Now().Add(-time.Minute).Unix(),
 	})

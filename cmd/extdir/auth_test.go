@@ -220,7 +220,7 @@ func (ts *testServer) jwks(tenant string) []map[string]any {
 func builtinClaims(tenant string) map[string]any {
 	now := time.Now()
 	return map[string]any{
-		"iss": strings.ReplaceAll(auth.DefaultIssuerTemplate, "{tenantid}", tenant), "aud": auth.DefaultAudiences[0],
+		"iss": strings.ReplaceAll(auth.LegacyIssuerTemplate, "{tenantid}", tenant), "aud": auth.DefaultAudiences[0],
 		"exp": now.Add(time.Hour).Unix(), "nbf": now.Add(-time.Minute).Unix(), "iat": now.Add(-time.Minute).Unix(),
 		"tid": tenant, "oid": defaultOID, "roles": allRoles, "ver": "2.0",
 	}
@@ -632,7 +632,7 @@ func TestHostileTokens(t *testing.T) {
 		{"a wrong aud is 401", "Bearer " + mintAt(t, ts.dir, time.Now(), auth.Claims{Audience: "api://someone-else"})},
 		{"a wrong aud from the external issuer is 401", "Bearer " + entra.token(t, defaultTenant, map[string]any{"aud": "https://graph.microsoft.com"})},
 		{"a wrong iss is 401", "Bearer " + signed(map[string]any{"iss": "https://evil.example.com/" + defaultTenant + "/v2.0"})},
-		{"the iss of another tenant than tid is 401", "Bearer " + signed(map[string]any{"iss": strings.ReplaceAll(auth.DefaultIssuerTemplate, "{tenantid}", tenantA)})},
+		{"the iss of another tenant than tid is 401", "Bearer " + signed(map[string]any{"iss": strings.ReplaceAll(auth.LegacyIssuerTemplate, "{tenantid}", tenantA)})},
 		{"a trusted issuer but a tenant not allowed is 401", "Bearer " + entra.token(t, tenantNotOK, nil)},
 		{"a missing tid is 401", "Bearer " + signed(map[string]any{"tid": nil})},
 		{"a missing oid is 401", "Bearer " + signed(map[string]any{"oid": nil})},

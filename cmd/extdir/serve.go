@@ -71,7 +71,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
 	fs.BoolVar(&cfg.tlsSelfSigned, "tls-self-signed", false, "serve https with a certificate for localhost/127.0.0.1 created in the data dir (kept across restarts)")
 	fs.DurationVar(&cfg.retention, "retention", 30*24*time.Hour, "how long deleted items can be restored before they are purged")
-	fs.StringVar(&cfg.issuer, "issuer", auth.DefaultIssuerTemplate, "iss of the built-in issuer's tokens ({tenantid} is replaced by the tenant)")
+	fs.StringVar(&cfg.issuer, "issuer", "", "iss of the built-in issuer's tokens ({tenantid} is replaced by the tenant); default: <public URL, or this server's scheme and address>/{tenantid}/v2.0")
 	fs.StringVar(&cfg.audiences, "audience", strings.Join(auth.DefaultAudiences, ","), "accepted token audiences, comma-separated")
 	fs.DurationVar(&cfg.clockSkew, "clock-skew", 30*time.Second, "leeway for token exp and nbf")
 	authFlags(fs, &cfg)
@@ -112,6 +112,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	// Listen first: with port 0 the address, and so the issuer's default
+	// name, is known only then. Connections wait in the backlog until the
+	// server serves.
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	scheme := "http"
+	if cfg.tlsSelfSigned || cfg.tlsCert != "" {
+		scheme = "https"
+	}
+	if cfg.builtinIssuer {
+		if cfg.issuer == "" {
+			cfg.issuer = auth.IssuerTemplateFor(cfg.origin(scheme, ln.Addr()))
+		}
+		if err := auth.RecordIssuerName(cfg.dataDir, cfg.issuer, time.Now()); err != nil {
+			return err
+		}
+	}
 	authn, err := setUpAuth(cfg, log)
 	if err != nil {
 		return err
@@ -147,9 +167,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	scheme := "http"
-	if cfg.tlsSelfSigned || cfg.tlsCert != "" {
-		scheme = "https"
+	if scheme == "https" {
 		certFile, keyFile := cfg.tlsCert, cfg.tlsKey
 		if cfg.tlsSelfSigned {
 			certFile, keyFile, err = selfSignedCertificate(filepath.Join(cfg.dataDir, "tls"))
@@ -170,10 +188,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopPprof()
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	if srv.TLSConfig != nil {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
@@ -207,6 +221,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// origin is the scheme and host clients reach this server at: --public-url,
+// or the listening address, with localhost for a wildcard one.
+func (cfg *serveConfig) origin(scheme string, addr net.Addr) string {
+	if cfg.publicURL != "" {
+		return strings.TrimSuffix(cfg.publicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 func (cfg *serveConfig) check() error {

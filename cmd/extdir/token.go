@@ -31,7 +31,7 @@ func runToken(args []string, getenv func(string) string, stdout io.Writer) error
 	wids := fs.String("wids", "", "directory role template ids of a delegated caller, comma-separated")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
 	aud := fs.String("audience", auth.DefaultAudiences[0], "audience (aud)")
-	issuer := fs.String("issuer", auth.DefaultIssuerTemplate, "iss template; must match the server's --issuer")
+	issuer := fs.String("issuer", "", "iss template (default: the name of the server last started with --data-dir)")
 	if err := parseFlags(fs, args, getenv, stdout, "Prints a signed access token that `extdir serve` with the same --data-dir accepts."); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
