@@ -2,11 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"golang.org/x/oauth2"
 )
 
@@ -78,5 +88,53 @@ func TestNodesOfOneDataDirAcceptEachOthersNames(t *testing.T) {
 	}
 	if got := jwtIssuer(t, fixed.token()); got != "https://directory.example.com/"+defaultTenant+"/v2.0" {
 		t.Errorf("after a node with --issuer started, extdir token mints as %s", got)
+	}
+}
+
+// Go's Azure Identity library signs in to a fresh https server in its
+// default configuration, as an application does against Entra ID, and the
+// token it gets works on the API; a wrong secret is Entra's AADSTS7000215.
+func TestAzidentityClientSecretCredential(t *testing.T) {
+	ts := startServer(t, "--tls-self-signed")
+	pemBytes, err := os.ReadFile(filepath.Join(ts.dir, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemBytes) {
+		t.Fatal("no certificate in cert.pem")
+	}
+	ts.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	c := ts.addClient(tenantA, allRoles...)
+	opts := &azidentity.ClientSecretCredentialOptions{
+		ClientOptions: azcore.ClientOptions{
+			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: ts.base + "/"},
+			Transport: ts.client,
+		},
+		DisableInstanceDiscovery: true,
+	}
+	scopes := policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}}
+
+	cred, err := azidentity.NewClientSecretCredential(tenantA, c.ClientID, c.ClientSecret, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cred.GetToken(t.Context(), scopes)
+	if err != nil {
+		t.Fatalf("GetToken: %v", err)
+	}
+	if got, want := jwtIssuer(t, tok.Token), ts.base+"/"+tenantA+"/v2.0"; got != want {
+		t.Errorf("iss = %s, want %s", got, want)
+	}
+	if r := ts.req("GET", pendingPath, tok.Token, nil); r.status != 200 {
+		t.Errorf("API with the azidentity token: %d %s", r.status, r.body)
+	}
+
+	wrong, err := azidentity.NewClientSecretCredential(tenantA, c.ClientID, "not-the-secret", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wrong.GetToken(t.Context(), scopes); err == nil || !strings.Contains(err.Error(), "AADSTS7000215") {
+		t.Errorf("wrong secret: %v, want AADSTS7000215", err)
 	}
 }
