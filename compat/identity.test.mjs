@@ -136,6 +136,19 @@ function defineTests() {
     assert.deepEqual(list.value.map((x) => x.id), [created.id], "a client's tenant holds only what it created");
   });
 
+  test("a browser's CORS preflight to the API and the token endpoint is allowed", plain, async () => {
+    const { origin, url } = serverInfo();
+    for (const target of [`${url}/directory/pendingExternalUserProfiles`, `${origin}/${randomUUID()}/oauth2/v2.0/token`]) {
+      const res = await fetch(target, {
+        method: "OPTIONS",
+        headers: { Origin: "http://localhost:5173", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type" },
+      });
+      assert.equal(res.status, 204, target);
+      assert.equal(res.headers.get("access-control-allow-origin"), "http://localhost:5173");
+      assert.match(res.headers.get("access-control-allow-headers"), /Authorization/);
+    }
+  });
+
   test("a client registered for one tenant cannot get a token in another", plain, async () => {
     const c = addClient(randomUUID());
     await assert.rejects(credential({ ...c, tenant: randomUUID() }).getToken(GRAPH_DEFAULT), /AADSTS/);

@@ -50,6 +50,9 @@ type Server struct {
 	// Faults, when set, injects failures and latency for resilience tests
 	// (faults.go); nil injects none.
 	Faults *Faults
+	// CORS, when set, answers browsers' cross-origin requests (cors.go);
+	// nil answers none.
+	CORS *CORS
 
 	// dir is the domain's Directory over Store, on the server's clock:
 	// every change to a profile goes through it.
@@ -161,6 +164,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Duration("duration", time.Since(start)),
 			slog.String("client_request_id", clientID))
 	}()
+	if s.CORS.handle(rec, r) {
+		return
+	}
 	if s.injectFault(rec, r) {
 		return
 	}

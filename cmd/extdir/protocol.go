@@ -2,7 +2,10 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 
 	"github.com/extdir/extdir/graph"
 )
@@ -15,6 +18,7 @@ type protocolConfig struct {
 	throttleWrites string
 	faults         bool
 	faultsFile     string
+	corsOrigins    string
 
 	// Parsed by check.
 	units, writes graph.Rate
@@ -28,12 +32,46 @@ func protocolFlags(fs *flag.FlagSet, cfg *protocolConfig) {
 	fs.StringVar(&cfg.throttleWrites, "throttle-writes", graph.DefaultThrottleWrites.String(), "with --throttle: write requests (POST, PATCH, PUT, DELETE) per (application, tenant) pair, as N/period (Graph's write limit)")
 	fs.BoolVar(&cfg.faults, "faults", false, "inject failures for resilience tests; rules come from --faults-file and from the admin endpoint /admin/faults (loopback clients only)")
 	fs.StringVar(&cfg.faultsFile, "faults-file", "", "JSON file of fault rules (see README, Fault injection); implies --faults")
+	fs.StringVar(&cfg.corsOrigins, "cors-origins", "auto", "origins whose browser scripts may call the API and the token endpoints, comma-separated, or * for any, or none; auto: any while only this machine can reach the server, none otherwise")
+}
+
+// corsFor is the CORS policy of --cors-origins; exposure says why the
+// server looks reachable from other hosts ("" when it does not).
+func (cfg *protocolConfig) corsFor(exposure string) *graph.CORS {
+	switch v := strings.TrimSpace(cfg.corsOrigins); v {
+	case "none", "":
+		return nil
+	case "auto":
+		if exposure != "" {
+			return nil
+		}
+		return &graph.CORS{Origins: []string{"*"}}
+	default:
+		origins := splitList(v)
+		for i, o := range origins {
+			origins[i] = strings.TrimSuffix(o, "/")
+		}
+		return &graph.CORS{Origins: origins}
+	}
 }
 
 // check parses the values, so that a mistake stops serve before it opens
 // anything.
 func (cfg *protocolConfig) check() error {
 	var err error
+	switch v := strings.TrimSpace(cfg.corsOrigins); v {
+	case "auto", "none", "*":
+	default:
+		for _, o := range splitList(v) {
+			u, perr := url.Parse(o)
+			if o != "*" && (perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "") {
+				return &usageError{msg: fmt.Sprintf("serve: --cors-origins: %q is not an origin such as https://app.example.com", o)}
+			}
+		}
+		if len(splitList(v)) == 0 {
+			return &usageError{msg: "serve: --cors-origins needs origins, *, auto or none"}
+		}
+	}
 	if cfg.units, err = graph.ParseRate(cfg.throttleUnits); err != nil {
 		return &usageError{msg: "serve: --throttle-units: " + err.Error()}
 	}
@@ -54,8 +92,11 @@ func (cfg *protocolConfig) check() error {
 	return nil
 }
 
-// apply turns throttling and fault injection on in api as configured.
-func (cfg *protocolConfig) apply(api *graph.Server, log *slog.Logger) {
+// apply turns throttling, fault injection and CORS on in api as configured.
+func (cfg *protocolConfig) apply(api *graph.Server, exposure string, log *slog.Logger) {
+	if api.CORS = cfg.corsFor(exposure); api.CORS != nil {
+		log.Info("cross-origin requests allowed", "origins", api.CORS.Origins)
+	}
 	if cfg.throttle {
 		api.Throttle = graph.NewThrottle(cfg.units, cfg.writes)
 		log.Info("throttling on", "units", cfg.units.String(), "writes", cfg.writes.String())

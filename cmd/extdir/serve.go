@@ -157,7 +157,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:       log,
 		AccessLog:    accessLog,
 	}
-	cfg.protocol.apply(api, log)
+	cfg.protocol.apply(api, cfg.exposure(), log)
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
