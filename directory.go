@@ -38,11 +38,26 @@ type Actor struct {
 	Permissions Permissions
 }
 
+// Refuser is Permissions that can say what an actor lacks for a
+// permission, so that a 403 tells the caller what would have been enough.
+type Refuser interface {
+	Refusal(permission string) string
+}
+
 func (a Actor) require(permission string) error {
-	if a.Permissions != nil && !a.Permissions.Allowed(permission) {
-		return ErrForbidden
+	if a.Permissions == nil || a.Permissions.Allowed(permission) {
+		return nil
 	}
-	return nil
+	return Forbidden(a.Permissions, permission)
+}
+
+// Forbidden is the 403 of a caller without permission: Graph's message,
+// then what was missing when p can say it.
+func Forbidden(p any, permission string) *Error {
+	if r, ok := p.(Refuser); ok {
+		return Errorf(EForbidden, "%s %s", ErrForbidden.Message, r.Refusal(permission))
+	}
+	return ErrForbidden
 }
 
 // Directory is the one path to a profile's lifecycle: every front door (the

@@ -82,3 +82,36 @@ func grants(held []string, perm string) bool {
 	}
 	return false
 }
+
+// roleNames are the display names of the roles above, for messages.
+var roleNames = map[string]string{
+	RoleExtendedDirectoryUserAdministrator: "Extended Directory User Administrator",
+	RoleTeamsAdministrator:                 "Teams Administrator",
+	RoleGlobalAdministrator:                "Global Administrator",
+	RoleGlobalReader:                       "Global Reader",
+}
+
+// Refusal says, for a 403, what p lacks for perm: what would have been
+// enough. It names permissions and roles only, never anything of the token.
+func (p *Principal) Refusal(perm string) string {
+	write := strings.Contains(perm, ".ReadWrite.")
+	either := perm
+	if !write {
+		either = perm + " or " + strings.Replace(perm, ".Read.", ".ReadWrite.", 1)
+	}
+	if !p.Delegated() {
+		return "The application needs the application permission " + either + " (the roles claim)."
+	}
+	if !grants(p.Scopes, perm) {
+		return "The application needs the delegated permission " + either + " (the scp claim)."
+	}
+	allowed := readerRoles
+	if write {
+		allowed = writerRoles
+	}
+	names := make([]string, len(allowed))
+	for i, id := range allowed {
+		names[i] = roleNames[id]
+	}
+	return "The signed-in user needs one of the directory roles " + strings.Join(names, ", ") + " (the wids claim)."
+}

@@ -220,8 +220,11 @@ func (s *Server) authenticate(c *call) bool {
 
 // require checks that the caller holds the permission.
 func (c *call) require(perm string) error {
-	if c.caller == nil || !c.caller.Allowed(perm) {
+	if c.caller == nil {
 		return errForbidden
+	}
+	if !c.caller.Allowed(perm) {
+		return extdir.Forbidden(c.caller, perm)
 	}
 	return nil
 }
