@@ -95,7 +95,7 @@ func parseConfig(args []string) (*config, error) {
 	extdirArgs := fs.String("extdir-args", "", "extra flags for extdir serve, space-separated (e.g. --token-cache=0)")
 	fs.StringVar(&cfg.compareBin, "compare", "", "a second extdir binary, measured the same way as extdir@compare (e.g. a build of the previous commit)")
 	fs.StringVar(&cfg.bareBin, "bare", "", "bench/bare binary (default: built from this module)")
-	fs.StringVar(&cfg.peerBin, "peer", "", "entra-emulator binary to measure beside extdir (see README: Load harness)")
+	fs.StringVar(&cfg.peerBin, "peer", "", "entra-emulator binary to measure beside extdir (see docs/operations.md, Load harness)")
 	fs.IntVar(&cfg.peerUsers, "peer-users", 500, "users seeded in the peer (at most 999)")
 	fs.StringVar(&cfg.jsonOut, "json", "", "also write every figure to this JSON file")
 	if err := fs.Parse(args); err != nil {

@@ -16,7 +16,7 @@ import (
 // authFlags defines serve's authentication flags beyond --issuer,
 // --audience and --clock-skew.
 func authFlags(fs *flag.FlagSet, cfg *serveConfig) {
-	fs.StringVar(&cfg.authConfig, "auth-config", "", "JSON file of trusted external issuers and token endpoint clients (see README, Authentication)")
+	fs.StringVar(&cfg.authConfig, "auth-config", "", "JSON file of trusted external issuers and token endpoint clients (see docs/authentication.md)")
 	fs.BoolVar(&cfg.builtinIssuer, "builtin-issuer", true, "accept the built-in issuer's tokens and serve its OAuth endpoints (/{tenant}/oauth2/v2.0/token, ...)")
 	fs.BoolVar(&cfg.insecureAcceptGraphTokens, "insecure-accept-graph-tokens", false, "INSECURE, development only: accept tokens Entra issued for Microsoft Graph (nonce header) from the configured external issuers WITHOUT checking their signature")
 	fs.BoolVar(&cfg.insecureAllowExposed, "insecure-allow-exposed", false, "allow --insecure-accept-graph-tokens or --dev-no-auth on a server reachable from other hosts (non-loopback --listen or --public-url, --tls-cert, or a PostgreSQL --database)")

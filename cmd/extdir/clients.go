@@ -131,7 +131,7 @@ func runClientRemove(args []string, getenv func(string) string, stdout io.Writer
 
 func runClientSecret(args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("client secret", flag.ContinueOnError)
-	if err := parseFlags(fs, args, getenv, stdout, `Prints a new client secret and its SHA-256, for a client of --auth-config: {"client_id": ..., "secret_sha256": ...}.`); err != nil {
+	if err := parseFlags(fs, args, getenv, stdout, `Prints a new client secret and its SHA-256, for a client of --auth-config: {"client_secret": ..., "secret_sha256": ...}.`); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}

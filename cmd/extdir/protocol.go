@@ -31,7 +31,7 @@ func protocolFlags(fs *flag.FlagSet, cfg *protocolConfig) {
 	fs.StringVar(&cfg.throttleUnits, "throttle-units", graph.DefaultThrottleUnits.String(), "with --throttle: requests per (application, tenant) pair, as N/period (Graph's limit for a small tenant)")
 	fs.StringVar(&cfg.throttleWrites, "throttle-writes", graph.DefaultThrottleWrites.String(), "with --throttle: write requests (POST, PATCH, PUT, DELETE) per (application, tenant) pair, as N/period (Graph's write limit)")
 	fs.BoolVar(&cfg.faults, "faults", false, "inject failures for resilience tests; rules come from --faults-file and from the admin endpoint /admin/faults (loopback clients only)")
-	fs.StringVar(&cfg.faultsFile, "faults-file", "", "JSON file of fault rules (see README, Fault injection); implies --faults")
+	fs.StringVar(&cfg.faultsFile, "faults-file", "", "JSON file of fault rules (see docs/protocol.md, Fault injection); implies --faults")
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "auto", "origins whose browser scripts may call the API and the token endpoints, comma-separated, or * for any, or none; auto: any while only this machine can reach the server, none otherwise")
 }
 
