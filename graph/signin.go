@@ -399,7 +399,13 @@ func (s *Server) signInFailure(c *call, err error) {
 	var refused *auth.OAuthError
 	if errors.As(err, &refused) {
 		logger(c.r).Info("authorization request refused", "tenant", c.pathTenant, "error", refused.Code, "aadsts", refused.AADSTS)
-		s.renderSignIn(c, refused.Status, signInPage{Title: "Sorry, but we're having trouble signing you in", Tenant: c.pathTenant, Error: refused.Description, ErrorCode: aadsts(refused)}, "")
+		status := refused.Status
+		if status == http.StatusUnauthorized {
+			// A 401 asks for an Authorization header, which a page
+			// cannot send; the user's request was bad.
+			status = http.StatusBadRequest
+		}
+		s.renderSignIn(c, status, signInPage{Title: "Sorry, but we're having trouble signing you in", Tenant: c.pathTenant, Error: refused.Description, ErrorCode: aadsts(refused)}, "")
 		return
 	}
 	logger(c.r).Error("sign-in failed", "error", err)

@@ -370,3 +370,259 @@ func TestDelegatedFlowsEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+func TestSignInRefusesHostileInputs(t *testing.T) {
+	ts := startServer(t, "--device-code-interval", signInInterval)
+	app := ts.addPublicClient(tenantA, loopbackRedir, "https://app.example/callback")
+	other := ts.addPublicClient(tenantA, loopbackRedir)
+	admin := ts.addUser(tenantA, "admin@contoso.example", userPassword, adminRole)
+	challenge := challengeOf(testVerifier)
+	freshCode := func(t *testing.T, clientID string) string {
+		p := ts.browser().signInForCode(tenantA, authorizeQuery(clientID, loopbackRedir, challenge), admin.UPN, userPassword)
+		code, _ := codeFrom(t, p, loopbackRedir)
+		return code
+	}
+
+	codeCases := []struct {
+		name   string
+		redeem func(t *testing.T) oauthAnswer
+		code   string
+		aadsts int
+	}{
+		{"a reused code is refused with AADSTS54005", func(t *testing.T) oauthAnswer {
+			code := freshCode(t, app.ClientID)
+			if first := ts.redeem(tenantA, app.ClientID, code, loopbackRedir, testVerifier); first.status != 200 {
+				t.Fatalf("first redemption: %v", first.body)
+			}
+			return ts.redeem(tenantA, app.ClientID, code, loopbackRedir, testVerifier)
+		}, "invalid_grant", 54005},
+		{"a code of another client is refused with AADSTS70000", func(t *testing.T) oauthAnswer {
+			return ts.redeem(tenantA, other.ClientID, freshCode(t, app.ClientID), loopbackRedir, testVerifier)
+		}, "invalid_grant", 70000},
+		{"a wrong PKCE verifier is refused with AADSTS501481", func(t *testing.T) oauthAnswer {
+			return ts.redeem(tenantA, app.ClientID, freshCode(t, app.ClientID), loopbackRedir, otherVerifier)
+		}, "invalid_grant", 501481},
+		{"a code redeemed for another redirect URI is refused with AADSTS50011", func(t *testing.T) oauthAnswer {
+			return ts.redeem(tenantA, app.ClientID, freshCode(t, app.ClientID), "https://app.example/callback", testVerifier)
+		}, "invalid_grant", 50011},
+		{"a forged code is refused as malformed", func(t *testing.T) oauthAnswer {
+			return ts.redeem(tenantA, app.ClientID, "AAAA"+strings.Repeat("x", 80), loopbackRedir, testVerifier)
+		}, "invalid_grant", 9002313},
+		{"an unknown client is refused with AADSTS700016", func(t *testing.T) oauthAnswer {
+			return ts.ropc(tenantA, "11111111-2222-3333-4444-555555555555", admin.UPN, userPassword)
+		}, "invalid_client", 700016},
+		{"a public client sending a secret is refused with AADSTS700025", func(t *testing.T) oauthAnswer {
+			return ts.post(tokenPath(tenantA), url.Values{"grant_type": {"password"}, "client_id": {app.ClientID}, "client_secret": {"x"}, "username": {admin.UPN}, "password": {userPassword}, "scope": {signInScope}})
+		}, "invalid_client", 700025},
+		{"an overlong username is refused", func(t *testing.T) oauthAnswer {
+			return ts.ropc(tenantA, app.ClientID, strings.Repeat("a", 300)+"@contoso.example", userPassword)
+		}, "invalid_request", 90015},
+		{"an unknown Graph permission is refused with AADSTS70011", func(t *testing.T) oauthAnswer {
+			return ts.post(tokenPath(tenantA), url.Values{"grant_type": {"password"}, "client_id": {app.ClientID}, "username": {admin.UPN}, "password": {userPassword}, "scope": {"https://graph.microsoft.com/Directory.ReadWrite.All"}})
+		}, "invalid_scope", 70011},
+	}
+	for _, c := range codeCases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.redeem(t); !got.refused(c.code, c.aadsts) {
+				t.Errorf("got %d %v, want %s AADSTS%d", got.status, got.body, c.code, c.aadsts)
+			}
+		})
+	}
+
+	pageCases := []struct {
+		name  string
+		query url.Values
+		shows string
+	}{
+		{"an unregistered redirect URI is shown on the page, not redirected", authorizeQuery(app.ClientID, "https://evil.example/callback", challenge), "AADSTS50011"},
+		{"an open-redirect attempt with a bad response_type is shown on the page, not redirected", authorizeQuery(app.ClientID, "https://evil.example/", challenge, "response_type", "token"), "AADSTS50011"},
+		{"a look-alike of a loopback redirect URI is shown on the page", authorizeQuery(app.ClientID, "http://127.0.0.1.evil.example/callback", challenge), "AADSTS50011"},
+		{"an unknown client is shown on the page", authorizeQuery("11111111-2222-3333-4444-555555555555", loopbackRedir, challenge), "AADSTS700016"},
+	}
+	for _, c := range pageCases {
+		t.Run(c.name, func(t *testing.T) {
+			p := ts.browser().do("GET", authorizePath(tenantA)+"?"+c.query.Encode(), nil)
+			if p.status != 400 || p.location != "" || !strings.Contains(p.body, c.shows) || strings.Contains(p.body, "<form") {
+				t.Errorf("got %d, Location %q, body %s", p.status, p.location, p.body)
+			}
+		})
+	}
+
+	redirectedCases := []struct {
+		name, key, value, aadsts string
+	}{
+		{"the plain PKCE method is refused at the redirect URI", "code_challenge_method", "plain", "AADSTS501481"},
+		{"a public client without PKCE is refused at the redirect URI", "code_challenge", "", "AADSTS9002325"},
+		{"an unsupported response type is refused at the redirect URI", "response_type", "token", "AADSTS700054"},
+	}
+	for _, c := range redirectedCases {
+		t.Run(c.name, func(t *testing.T) {
+			q := authorizeQuery(app.ClientID, loopbackRedir, challenge, c.key, c.value)
+			if c.value == "" {
+				q.Del(c.key)
+				q.Del("code_challenge_method")
+			}
+			p := ts.browser().do("GET", authorizePath(tenantA)+"?"+q.Encode(), nil)
+			u, _ := url.Parse(p.location)
+			if p.status != 302 || !strings.HasPrefix(p.location, loopbackRedir+"?") || u.Query().Get("code") != "" || !strings.Contains(u.Query().Get("error_description"), c.aadsts) || u.Query().Get("state") != "state-123" {
+				t.Errorf("got %d %q", p.status, p.location)
+			}
+		})
+	}
+
+	t.Run("a CSRF post without its token is refused and issues no code", func(t *testing.T) {
+		b := ts.browser()
+		p := b.do("GET", authorizePath(tenantA)+"?"+authorizeQuery(app.ClientID, loopbackRedir, challenge).Encode(), nil)
+		form := p.fields()
+		form.Del("csrf_token")
+		form.Set("username", admin.UPN)
+		form.Set("password", userPassword)
+		if got := b.do("POST", p.action(), form); got.status != 403 || got.location != "" {
+			t.Errorf("without token: %d %q", got.status, got.location)
+		}
+		// The token of another browser (another cookie) does not pass either.
+		form.Set("csrf_token", ts.browser().do("GET", authorizePath(tenantA)+"?"+authorizeQuery(app.ClientID, loopbackRedir, challenge).Encode(), nil).fields().Get("csrf_token"))
+		if got := b.do("POST", p.action(), form); got.status != 403 || got.location != "" {
+			t.Errorf("with another browser's token: %d %q", got.status, got.location)
+		}
+		// Nor does a token with a hidden field changed under it.
+		form = p.fields()
+		form.Set("redirect_uri", "https://app.example/callback")
+		form.Set("username", admin.UPN)
+		form.Set("password", userPassword)
+		if got := b.do("POST", p.action(), form); got.status != 403 || got.location != "" {
+			t.Errorf("with a changed field: %d %q", got.status, got.location)
+		}
+	})
+
+	t.Run("a wrong password on the page shows the form again, keeping the hidden fields", func(t *testing.T) {
+		p := ts.browser().signInForCode(tenantA, authorizeQuery(app.ClientID, loopbackRedir, challenge), admin.UPN, "not-the-password")
+		if p.status != 400 || p.location != "" || !strings.Contains(p.body, "AADSTS50126") || p.fields().Get("code_challenge") != challenge {
+			t.Errorf("got %d %q %s", p.status, p.location, p.body)
+		}
+	})
+
+	t.Run("a rotated refresh token reused revokes its family with AADSTS50173", func(t *testing.T) {
+		first := ts.ropc(tenantA, app.ClientID, admin.UPN, userPassword)
+		second := ts.refresh(tenantA, app.ClientID, first.str("refresh_token"))
+		if second.status != 200 {
+			t.Fatalf("rotation: %v", second.body)
+		}
+		if got := ts.refresh(tenantA, app.ClientID, first.str("refresh_token")); !got.refused("invalid_grant", 50173) {
+			t.Errorf("reuse: %v", got.body)
+		}
+		if got := ts.refresh(tenantA, app.ClientID, second.str("refresh_token")); !got.refused("invalid_grant", 50173) {
+			t.Errorf("the family's newest token after the reuse: %v", got.body)
+		}
+	})
+
+	t.Run("a refresh token of another client is refused with AADSTS70000", func(t *testing.T) {
+		first := ts.ropc(tenantA, app.ClientID, admin.UPN, userPassword)
+		if got := ts.refresh(tenantA, other.ClientID, first.str("refresh_token")); !got.refused("invalid_grant", 70000) {
+			t.Errorf("got %v", got.body)
+		}
+	})
+
+	t.Run("a declined device code gets authorization_declined, and a fast poller slow_down", func(t *testing.T) {
+		start := ts.startDevice(tenantA, app.ClientID)
+		ts.pollDevice(tenantA, app.ClientID, start.str("device_code"))
+		if got := ts.pollDevice(tenantA, app.ClientID, start.str("device_code")); !got.refused("slow_down", 0) {
+			t.Errorf("fast poll: %v", got.body)
+		}
+		if p := ts.browser().approveDevice(start.str("verification_uri"), start.str("user_code"), "", "", "decline"); p.status != 200 {
+			t.Fatalf("decline: %d %s", p.status, p.body)
+		}
+		if got := ts.pollDevice(tenantA, app.ClientID, start.str("device_code")); !got.refused("authorization_declined", 0) {
+			t.Errorf("after decline: %v", got.body)
+		}
+	})
+
+	t.Run("a device code of another client is refused", func(t *testing.T) {
+		start := ts.startDevice(tenantA, app.ClientID)
+		if got := ts.pollDevice(tenantA, other.ClientID, start.str("device_code")); !got.refused("invalid_grant", 70000) {
+			t.Errorf("got %v", got.body)
+		}
+	})
+
+	t.Run("a password change revokes refresh tokens and the old password", func(t *testing.T) {
+		u := ts.addUser(tenantA, "changer@contoso.example", userPassword, adminRole)
+		first := ts.ropc(tenantA, app.ClientID, u.UPN, userPassword)
+		mustCLI(t, "user", "set-password", "--data-dir", ts.dir, "--user", u.ObjectID, "--password", "Another-Pass-99")
+		if got := ts.refresh(tenantA, app.ClientID, first.str("refresh_token")); !got.refused("invalid_grant", 50173) {
+			t.Errorf("refresh after the change: %v", got.body)
+		}
+		if got := ts.ropc(tenantA, app.ClientID, u.UPN, userPassword); !got.refused("invalid_grant", 50126) {
+			t.Errorf("old password: %v", got.body)
+		}
+		if got := ts.ropc(tenantA, app.ClientID, u.UPN, "Another-Pass-99"); got.status != 200 {
+			t.Errorf("new password: %v", got.body)
+		}
+	})
+
+	t.Run("a removed user cannot sign in and their refresh token stops working", func(t *testing.T) {
+		u := ts.addUser(tenantA, "leaver@contoso.example", userPassword, adminRole)
+		first := ts.ropc(tenantA, app.ClientID, u.UPN, userPassword)
+		mustCLI(t, "user", "remove", "--data-dir", ts.dir, "--tenant", tenantA, "--user", u.UPN)
+		if got := ts.ropc(tenantA, app.ClientID, u.UPN, userPassword); !got.refused("invalid_grant", 50126) {
+			t.Errorf("sign-in: %v", got.body)
+		}
+		if got := ts.refresh(tenantA, app.ClientID, first.str("refresh_token")); !got.refused("invalid_grant", 50173) {
+			t.Errorf("refresh: %v", got.body)
+		}
+	})
+
+	t.Run("brute force is locked out with AADSTS50053, even with the right password", func(t *testing.T) {
+		u := ts.addUser(tenantA, "target@contoso.example", userPassword, adminRole)
+		for range 5 {
+			if got := ts.ropc(tenantA, app.ClientID, u.UPN, "guess-guess"); !got.refused("invalid_grant", 50126) {
+				t.Fatalf("guess: %v", got.body)
+			}
+		}
+		if got := ts.ropc(tenantA, app.ClientID, u.UPN, userPassword); !got.refused("invalid_grant", 50053) {
+			t.Errorf("after 5 failures: %v", got.body)
+		}
+		p := ts.browser().signInForCode(tenantA, authorizeQuery(app.ClientID, loopbackRedir, challenge), u.UPN, userPassword)
+		if p.location != "" || !strings.Contains(p.body, "AADSTS50053") {
+			t.Errorf("sign-in page after 5 failures: %d %q", p.status, p.location)
+		}
+	})
+}
+
+func TestConfiguredUsersAndDisabledUsers(t *testing.T) {
+	hashOut := mustCLI(t, "user", "hash-password", "--password", userPassword)
+	var h struct {
+		Hash string `json:"password_hash"`
+	}
+	if err := json.Unmarshal([]byte(hashOut), &h); err != nil || !strings.HasPrefix(h.Hash, "$argon2id$v=19$") {
+		t.Fatalf("hash-password printed %q", hashOut)
+	}
+	conf := writeAuthConfig(t, map[string]any{"users": []any{
+		map[string]any{"upn": "ci@contoso.example", "tenant": tenantA, "password_hash": h.Hash, "wids": []string{adminRole}},
+		map[string]any{"upn": "off@contoso.example", "tenant": tenantA, "password_hash": h.Hash, "wids": []string{adminRole}, "disabled": true},
+	}})
+	ts := startServer(t, "--auth-config", conf)
+	app := ts.addPublicClient(tenantA)
+	t.Run("a configured user signs in and invites: 201", func(t *testing.T) {
+		got := ts.ropc(tenantA, app.ClientID, "CI@contoso.example", userPassword)
+		if got.status != 200 || invite(ts, got.str("access_token")) != 201 {
+			t.Errorf("got %v", got.body)
+		}
+	})
+	t.Run("a disabled user is refused with AADSTS50057", func(t *testing.T) {
+		if got := ts.ropc(tenantA, app.ClientID, "off@contoso.example", userPassword); !got.refused("invalid_grant", 50057) {
+			t.Errorf("got %v", got.body)
+		}
+	})
+	t.Run("a user of another tenant is unknown there", func(t *testing.T) {
+		b := ts.addPublicClient(tenantB)
+		if got := ts.ropc(tenantB, b.ClientID, "ci@contoso.example", userPassword); !got.refused("invalid_grant", 50126) {
+			t.Errorf("got %v", got.body)
+		}
+	})
+	t.Run("an unknown member of users is refused at start", func(t *testing.T) {
+		bad := writeAuthConfig(t, map[string]any{"users": []any{map[string]any{"upn": "x@y.z", "tenant": tenantA, "password": userPassword}}})
+		if _, err := cli(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--auth-config", bad); err == nil || !strings.Contains(err.Error(), "password") {
+			t.Errorf("serve: %v", err)
+		}
+	})
+}
