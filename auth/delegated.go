@@ -25,6 +25,9 @@ const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
 	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+	// grantDeviceCodeShort is the device code grant as MSAL sends it,
+	// which Entra accepts as well as RFC 8628's URN.
+	grantDeviceCodeShort = "device_code"
 )
 
 // Lifetimes of what the delegated flows hand out.
@@ -158,6 +161,9 @@ func (g scopeGrant) within(outer scopeGrant) bool {
 
 // delegatedToken answers the delegated grants.
 func (p *Provider) delegatedToken(req TokenRequest) (*TokenResponse, error) {
+	if req.GrantType == grantDeviceCodeShort {
+		req.GrantType = GrantDeviceCode
+	}
 	switch req.GrantType {
 	case GrantPassword, GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode:
 	default:
