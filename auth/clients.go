@@ -240,25 +240,9 @@ func readClient(path string) (*Client, error) {
 
 // ListClients returns the clients registered in dataDir, oldest first.
 func ListClients(dataDir string) ([]*Client, error) {
-	entries, err := os.ReadDir(filepath.Join(dataDir, clientsFolder))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	out, err := readFolder(dataDir, clientsFolder, clientFile, readClient)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
-	}
-	var out []*Client
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		path := clientFile(dataDir, id)
-		if !ok || path == "" || !e.Type().IsRegular() {
-			continue
-		}
-		c, err := readClient(path)
-		if err != nil {
-			return nil, fmt.Errorf("list clients: %w", err)
-		}
-		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b *Client) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
@@ -266,6 +250,36 @@ func ListClients(dataDir string) ([]*Client, error) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	return out, nil
+}
+
+// readFolder reads every <id>.json of dataDir/folder whose id fileOf turns
+// into a path, with read; a file removed while the folder is read is
+// skipped, and a folder that does not exist holds nothing.
+func readFolder[T any](dataDir, folder string, fileOf func(dataDir, id string) string, read func(path string) (T, error)) ([]T, error) {
+	entries, err := os.ReadDir(filepath.Join(dataDir, folder))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		path := fileOf(dataDir, id)
+		if !ok || path == "" || !e.Type().IsRegular() {
+			continue
+		}
+		v, err := read(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
 	return out, nil
 }
 

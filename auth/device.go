@@ -196,20 +196,20 @@ func (p *Provider) ApproveDevice(tenant, userCode, username, password, addr stri
 	if err != nil {
 		return err
 	}
-	d := p.signIn.devices
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	a := d.pendingByUserCode(tenant, userCode, p.signIn.now())
-	if a == nil {
-		return errUnknownUserCode()
-	}
-	a.state, a.objectID, a.stamp = deviceApproved, user.ObjectID, user.stamp()
-	return nil
+	return p.withPendingDevice(tenant, userCode, func(a *deviceAuthorization) {
+		a.state, a.objectID, a.stamp = deviceApproved, user.ObjectID, user.stamp()
+	})
 }
 
 // DeclineDevice is the user's "no, that was not me": the device's next
 // poll gets authorization_declined.
 func (p *Provider) DeclineDevice(tenant, userCode string) error {
+	return p.withPendingDevice(tenant, userCode, func(a *deviceAuthorization) { a.state = deviceDeclined })
+}
+
+// withPendingDevice runs f on the pending authorization of a user code,
+// under the lock, or refuses an unknown code.
+func (p *Provider) withPendingDevice(tenant, userCode string, f func(*deviceAuthorization)) error {
 	d := p.signIn.devices
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -217,7 +217,7 @@ func (p *Provider) DeclineDevice(tenant, userCode string) error {
 	if a == nil {
 		return errUnknownUserCode()
 	}
-	a.state = deviceDeclined
+	f(a)
 	return nil
 }
 

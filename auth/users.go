@@ -219,28 +219,9 @@ func readUser(path string) (*User, error) {
 
 // ListUsers returns the users of dataDir, oldest first.
 func ListUsers(dataDir string) ([]*User, error) {
-	entries, err := os.ReadDir(filepath.Join(dataDir, usersFolder))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	out, err := readFolder(dataDir, usersFolder, userFile, readUser)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
-	}
-	var out []*User
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		path := userFile(dataDir, id)
-		if !ok || path == "" || !e.Type().IsRegular() {
-			continue
-		}
-		u, err := readUser(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // removed while listing
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
 	}
 	slices.SortFunc(out, func(a, b *User) int {
 		if c := a.Created.Compare(b.Created); c != 0 {

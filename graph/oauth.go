@@ -136,22 +136,33 @@ func (s *Server) token(c *call) error {
 		return nil
 	}
 	resp, err := s.OAuth.Token(req)
-	var refused *auth.OAuthError
-	switch {
-	case errors.As(err, &refused):
-		logger(c.r).Info("token refused", "tenant", req.Tenant, "client_id", clipParam(req.ClientID), "error", refused.Code, "aadsts", refused.AADSTS)
-		writeOAuthError(c, refused)
-		return nil
-	case err != nil:
-		logger(c.r).Error("token endpoint failed", "error", err)
-		writeOAuthError(c, &auth.OAuthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server could not issue a token."})
+	if err != nil {
+		writeOAuthFailure(c, req, "token", err)
 		return nil
 	}
-	body, err := json.Marshal(resp)
+	logger(c.r).Info("token issued", "tenant", req.Tenant, "client_id", req.ClientID, "grant_type", req.GrantType)
+	return writeOAuthAnswer(c, resp)
+}
+
+// writeOAuthFailure answers an endpoint's refusal (an *auth.OAuthError),
+// logged as "<what> refused", or its own failure as server_error.
+func writeOAuthFailure(c *call, req auth.TokenRequest, what string, err error) {
+	var refused *auth.OAuthError
+	if errors.As(err, &refused) {
+		logger(c.r).Info(what+" refused", "tenant", req.Tenant, "client_id", clipParam(req.ClientID), "error", refused.Code, "aadsts", refused.AADSTS)
+		writeOAuthError(c, refused)
+		return
+	}
+	logger(c.r).Error(what+" endpoint failed", "error", err)
+	writeOAuthError(c, &auth.OAuthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server could not answer the " + what + " request."})
+}
+
+// writeOAuthAnswer writes a successful answer, never to be cached.
+func writeOAuthAnswer(c *call, answer any) error {
+	body, err := json.Marshal(answer)
 	if err != nil {
 		return err
 	}
-	logger(c.r).Info("token issued", "tenant", req.Tenant, "client_id", req.ClientID, "grant_type", req.GrantType)
 	noStore(c.w)
 	writePlainJSON(c.w, http.StatusOK, body)
 	return nil

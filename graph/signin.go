@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"io"
@@ -256,24 +255,11 @@ func (s *Server) deviceCode(c *call) error {
 		return nil
 	}
 	resp, err := s.OAuth.StartDeviceAuthorization(req, s.origin(c.r)+"/"+c.pathTenant+"/oauth2/v2.0/deviceauth")
-	var refused *auth.OAuthError
-	switch {
-	case errors.As(err, &refused):
-		logger(c.r).Info("device code refused", "tenant", req.Tenant, "client_id", clipParam(req.ClientID), "error", refused.Code, "aadsts", refused.AADSTS)
-		writeOAuthError(c, refused)
-		return nil
-	case err != nil:
-		logger(c.r).Error("devicecode endpoint failed", "error", err)
-		writeOAuthError(c, &auth.OAuthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server could not start the device code flow."})
-		return nil
-	}
-	body, err := json.Marshal(resp)
 	if err != nil {
-		return err
+		writeOAuthFailure(c, req, "devicecode", err)
+		return nil
 	}
-	noStore(c.w)
-	writePlainJSON(c.w, http.StatusOK, body)
-	return nil
+	return writeOAuthAnswer(c, resp)
 }
 
 // deviceFields binds the device page's anti-CSRF token to its tenant.
