@@ -21,7 +21,10 @@ import (
 )
 
 // Client is an application allowed to get tokens from the built-in token
-// endpoint with the client-credentials grant. Clients come from the
+// endpoint: a confidential client, with a secret, by the client-credentials
+// grant and the delegated flows; a public client (a SPA, a desktop or
+// command-line application, which cannot keep a secret) by the delegated
+// flows only. Clients come from the
 // configuration file or from <data-dir>/clients/, one JSON file each, written
 // by `extdir client add`.
 //
@@ -42,8 +45,14 @@ type Client struct {
 	ObjectID string `json:"object_id,omitempty"`
 	// Roles are the app permissions written into its tokens.
 	Roles []string `json:"roles"`
-	// SecretSHA256 is the hex SHA-256 of its secret.
-	SecretSHA256 string `json:"secret_sha256"`
+	// SecretSHA256 is the hex SHA-256 of its secret; empty for a public
+	// client.
+	SecretSHA256 string `json:"secret_sha256,omitempty"`
+	// Public marks a client without a secret, which signs users in only.
+	Public bool `json:"public,omitempty"`
+	// RedirectURIs are where the authorization endpoint may send a code,
+	// matched as MatchRedirectURI says.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	// Created is when `extdir client add` registered it.
 	Created time.Time `json:"created,omitzero"`
 }
@@ -54,6 +63,19 @@ func (c *Client) check() error {
 	}
 	if err := checkTenant(c.Tenant); err != nil {
 		return fmt.Errorf("client %s: %w", c.ID, err)
+	}
+	for _, uri := range c.RedirectURIs {
+		if err := checkRedirectURI(uri); err != nil {
+			return fmt.Errorf("client %s: %w", c.ID, err)
+		}
+	}
+	if c.Public {
+		// App permissions would let anyone holding the public client id
+		// act as the application, since it has no secret.
+		if len(c.Roles) > 0 || c.SecretSHA256 != "" {
+			return fmt.Errorf("client %s: a public client has neither roles nor a secret", c.ID)
+		}
+		return nil
 	}
 	if err := checkRoles(c.Roles); err != nil {
 		return fmt.Errorf("client %s: %w", c.ID, err)
@@ -104,18 +126,40 @@ const clientsFolder = "clients"
 // id and secret, and returns it with the secret, which is kept nowhere: it
 // cannot be shown again, only replaced by registering anew.
 func RegisterClient(dataDir, name, tenant string, roles []string) (*Client, string, error) {
-	secret, hash, err := NewClientSecret()
-	if err != nil {
-		return nil, "", err
-	}
+	return RegisterClientWith(dataDir, ClientRegistration{Name: name, Tenant: tenant, Roles: roles})
+}
+
+// ClientRegistration is what `extdir client add` registers.
+type ClientRegistration struct {
+	Name, Tenant string
+	// Roles are the app permissions of a confidential client.
+	Roles []string
+	// Public registers a client without a secret (and without roles).
+	Public bool
+	// RedirectURIs are where the authorization endpoint may send codes.
+	RedirectURIs []string
+}
+
+// RegisterClientWith registers a client in dataDir with a new client id and
+// object id, and for a confidential client a secret, returned once, as by
+// RegisterClient; a public client's secret is "".
+func RegisterClientWith(dataDir string, reg ClientRegistration) (*Client, string, error) {
 	c := &Client{
 		ID:           uuid.NewString(),
-		Name:         name,
-		Tenant:       tenant,
+		Name:         reg.Name,
+		Tenant:       reg.Tenant,
 		ObjectID:     uuid.NewString(),
-		Roles:        slices.Clone(roles),
-		SecretSHA256: hash,
+		Roles:        slices.Clone(reg.Roles),
+		Public:       reg.Public,
+		RedirectURIs: slices.Clone(reg.RedirectURIs),
 		Created:      time.Now().UTC().Truncate(time.Second),
+	}
+	secret := ""
+	if !reg.Public {
+		var err error
+		if secret, c.SecretSHA256, err = NewClientSecret(); err != nil {
+			return nil, "", err
+		}
 	}
 	if err := c.check(); err != nil {
 		return nil, "", fmt.Errorf("register client: %w", err)
@@ -138,6 +182,19 @@ func RegisterClient(dataDir, name, tenant string, roles []string) (*Client, stri
 // publishes keys: written and synced under a temporary name, then linked,
 // so a reader never sees half a file.
 func writeNewFile(folder, name string, data []byte) error {
+	return publishFile(folder, name, data, os.Link)
+}
+
+// replaceFile publishes data as folder/name like writeNewFile, replacing
+// the file there: readers see the old file or the new one, never a mix.
+func replaceFile(folder, name string, data []byte) error {
+	return publishFile(folder, name, data, os.Rename)
+}
+
+// publishFile writes data under a temporary name in folder, syncs it, and
+// then moves it into place with publish (os.Link: only if the name is free;
+// os.Rename: replacing what is there).
+func publishFile(folder, name string, data []byte, publish func(oldPath, newPath string) error) error {
 	tmp, err := os.CreateTemp(folder, "new-*.tmp")
 	if err != nil {
 		return err
@@ -149,7 +206,7 @@ func writeNewFile(folder, name string, data []byte) error {
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		return err
 	}
-	if err := os.Link(tmp.Name(), filepath.Join(folder, name)); err != nil {
+	if err := publish(tmp.Name(), filepath.Join(folder, name)); err != nil {
 		return err
 	}
 	return syncDir(folder)
@@ -183,25 +240,9 @@ func readClient(path string) (*Client, error) {
 
 // ListClients returns the clients registered in dataDir, oldest first.
 func ListClients(dataDir string) ([]*Client, error) {
-	entries, err := os.ReadDir(filepath.Join(dataDir, clientsFolder))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	out, err := readFolder(dataDir, clientsFolder, clientFile, readClient)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
-	}
-	var out []*Client
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		path := clientFile(dataDir, id)
-		if !ok || path == "" || !e.Type().IsRegular() {
-			continue
-		}
-		c, err := readClient(path)
-		if err != nil {
-			return nil, fmt.Errorf("list clients: %w", err)
-		}
-		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b *Client) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
@@ -209,6 +250,36 @@ func ListClients(dataDir string) ([]*Client, error) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	return out, nil
+}
+
+// readFolder reads every <id>.json of dataDir/folder whose id fileOf turns
+// into a path, with read; a file removed while the folder is read is
+// skipped, and a folder that does not exist holds nothing.
+func readFolder[T any](dataDir, folder string, fileOf func(dataDir, id string) string, read func(path string) (T, error)) ([]T, error) {
+	entries, err := os.ReadDir(filepath.Join(dataDir, folder))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		path := fileOf(dataDir, id)
+		if !ok || path == "" || !e.Type().IsRegular() {
+			continue
+		}
+		v, err := read(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
 	return out, nil
 }
 

@@ -17,12 +17,16 @@ import (
 
 // Config is the authentication configuration file (extdir serve
 // --auth-config): the external issuers whose tokens extdir accepts, and
-// clients of the built-in token endpoint. It is JSON, read strictly: an
+// clients of the built-in token endpoint and the test users who sign in to
+// it. It is JSON, read strictly: an
 // unknown member is an error, so that a misspelt "jwks_url" does not
 // silently leave an issuer without keys.
 type Config struct {
 	Issuers []IssuerConfig `json:"issuers"`
 	Clients []Client       `json:"clients"`
+	// Users sign in by the delegated flows; object_id may be left out
+	// (a stable one is derived from tenant and upn).
+	Users []User `json:"users"`
 }
 
 // IssuerConfig is one trusted external issuer.
@@ -121,6 +125,20 @@ func (c *Config) Check() error {
 			return fmt.Errorf("clients[%d]: client_id %q is configured twice", n, cl.ID)
 		}
 		ids[cl.ID] = true
+	}
+	users := map[string]bool{}
+	for n, u := range c.Users {
+		if u.ObjectID == "" {
+			u.ObjectID = configuredObjectID(u.Tenant, u.UPN)
+		}
+		if err := u.check(); err != nil {
+			return fmt.Errorf("users[%d]: %w", n, err)
+		}
+		name := strings.ToLower(u.Tenant + "/" + u.UPN)
+		if users[name] || users[u.ObjectID] {
+			return fmt.Errorf("users[%d]: user %q (object id %s) is configured twice", n, u.UPN, u.ObjectID)
+		}
+		users[name], users[u.ObjectID] = true, true
 	}
 	return nil
 }

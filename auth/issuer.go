@@ -132,7 +132,10 @@ type Claims struct {
 	Roles                   []string
 	Scopes                  []string // joined with spaces into scp
 	RoleIDs                 []string // wids
-	Audience                string   // default DefaultAudiences[0]
+	// Name and PreferredUsername are the signed-in user's display name
+	// and UPN, in delegated tokens.
+	Name, PreferredUsername string
+	Audience                string // default DefaultAudiences[0]
 	TTL                     time.Duration
 }
 
@@ -148,22 +151,24 @@ type tokenHeader struct {
 // types would write a one-element array), which is why Mint encodes the
 // token itself and uses jwt only for the signature.
 type mintedClaims struct {
-	Issuer    string           `json:"iss"`
-	Audience  string           `json:"aud"`
-	ExpiresAt *jwt.NumericDate `json:"exp"`
-	NotBefore *jwt.NumericDate `json:"nbf"`
-	IssuedAt  *jwt.NumericDate `json:"iat"`
-	Tenant    string           `json:"tid"`
-	ObjectID  string           `json:"oid"`
-	Subject   string           `json:"sub"`
-	AZP       string           `json:"azp,omitempty"`
-	AppID     string           `json:"appid,omitempty"`
-	Roles     []string         `json:"roles,omitempty"`
-	Scope     string           `json:"scp,omitempty"`
-	WIDs      []string         `json:"wids,omitempty"`
-	Version   string           `json:"ver"`
-	UTI       string           `json:"uti"`
-	ID        string           `json:"jti"`
+	Issuer            string           `json:"iss"`
+	Audience          string           `json:"aud"`
+	ExpiresAt         *jwt.NumericDate `json:"exp"`
+	NotBefore         *jwt.NumericDate `json:"nbf"`
+	IssuedAt          *jwt.NumericDate `json:"iat"`
+	Tenant            string           `json:"tid"`
+	ObjectID          string           `json:"oid"`
+	Subject           string           `json:"sub"`
+	AZP               string           `json:"azp,omitempty"`
+	AppID             string           `json:"appid,omitempty"`
+	Roles             []string         `json:"roles,omitempty"`
+	Scope             string           `json:"scp,omitempty"`
+	WIDs              []string         `json:"wids,omitempty"`
+	Name              string           `json:"name,omitempty"`
+	PreferredUsername string           `json:"preferred_username,omitempty"`
+	Version           string           `json:"ver"`
+	UTI               string           `json:"uti"`
+	ID                string           `json:"jti"`
 }
 
 // Mint signs an RS256 JWT for c with the current key. TTL defaults to one
@@ -200,34 +205,47 @@ func (i *Issuer) Mint(c Claims) (string, error) {
 	now := i.now()
 	key := i.keySet().current
 	payload, err := json.Marshal(mintedClaims{
-		Issuer:    i.IssuerFor(c.Tenant),
-		Audience:  aud,
-		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		NotBefore: jwt.NewNumericDate(now),
-		IssuedAt:  jwt.NewNumericDate(now),
-		Tenant:    c.Tenant,
-		ObjectID:  c.ObjectID,
-		Subject:   c.ObjectID,
-		AZP:       c.AppID,
-		AppID:     c.AppID,
-		Roles:     c.Roles,
-		Scope:     strings.Join(c.Scopes, " "),
-		WIDs:      c.RoleIDs,
-		Version:   "2.0",
-		UTI:       uti,
-		ID:        uti,
+		Issuer:            i.IssuerFor(c.Tenant),
+		Audience:          aud,
+		ExpiresAt:         jwt.NewNumericDate(now.Add(ttl)),
+		NotBefore:         jwt.NewNumericDate(now),
+		IssuedAt:          jwt.NewNumericDate(now),
+		Tenant:            c.Tenant,
+		ObjectID:          c.ObjectID,
+		Subject:           c.ObjectID,
+		AZP:               c.AppID,
+		AppID:             c.AppID,
+		Roles:             c.Roles,
+		Scope:             strings.Join(c.Scopes, " "),
+		WIDs:              c.RoleIDs,
+		Name:              c.Name,
+		PreferredUsername: c.PreferredUsername,
+		Version:           "2.0",
+		UTI:               uti,
+		ID:                uti,
 	})
 	if err != nil {
 		return "", fmt.Errorf("mint token: %w", err)
 	}
-	header, err := json.Marshal(tokenHeader{Type: "JWT", Alg: jwt.SigningMethodRS256.Alg(), KID: key.kid})
+	tok, err := signJWS(key, payload)
 	if err != nil {
 		return "", fmt.Errorf("mint token: %w", err)
+	}
+	return tok, nil
+}
+
+// signJWS makes a compact RS256 JWS of payload with key: the one signing path
+// of access and ID tokens.
+func signJWS(key *signingKey, payload []byte) (string, error) {
+	enc := base64.RawURLEncoding
+	header, err := json.Marshal(tokenHeader{Type: "JWT", Alg: jwt.SigningMethodRS256.Alg(), KID: key.kid})
+	if err != nil {
+		return "", err
 	}
 	signed := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
 	sig, err := jwt.SigningMethodRS256.Sign(signed, key.private)
 	if err != nil {
-		return "", fmt.Errorf("mint token: %w", err)
+		return "", err
 	}
 	return signed + "." + enc.EncodeToString(sig), nil
 }

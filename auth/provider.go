@@ -18,6 +18,9 @@ type Provider struct {
 	// "<audience>/.default"; empty means DefaultAudiences. They should be
 	// the audiences the server accepts.
 	Audiences []string
+	// signIn is the state of the delegated flows, set by EnableSignIn;
+	// nil refuses them.
+	signIn *signInState
 }
 
 // TokenLifetime is the lifetime of tokens from the token endpoint; the
@@ -32,6 +35,15 @@ type TokenRequest struct {
 	ClientID     string
 	ClientSecret string
 	Scope        string
+	// The delegated grants' parameters (delegated.go).
+	Username, Password string // grant_type=password
+	Code, RedirectURI  string // grant_type=authorization_code
+	CodeVerifier       string // PKCE (RFC 7636)
+	RefreshToken       string // grant_type=refresh_token
+	DeviceCode         string // the device code grant (RFC 8628)
+	// ClientAddress is the caller's IP address, which the sign-in limiter
+	// counts failures against.
+	ClientAddress string
 }
 
 // TokenResponse is a successful answer (RFC 6749 §5.1, with Entra's
@@ -40,7 +52,16 @@ type TokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
 	ExtExpiresIn int    `json:"ext_expires_in"`
-	AccessToken  string `json:"access_token"`
+	// Scope is the scopes granted, in delegated answers.
+	Scope       string `json:"scope,omitempty"`
+	AccessToken string `json:"access_token"`
+	// RefreshToken, IDToken and ClientInfo answer the delegated flows:
+	// the refresh token when offline_access was asked for, the ID token
+	// with openid, and client_info, base64url of {"uid":oid,"utid":tid},
+	// from which MSAL builds its accounts.
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	ClientInfo   string `json:"client_info,omitempty"`
 }
 
 // OAuthError is a refusal of the token endpoint (RFC 6749 §5.2). Code is
@@ -78,33 +99,27 @@ func missingParameter(name string) *OAuthError {
 // request, and Entra ignores them in the client-credentials grant.
 var oidcScopes = []string{"openid", "profile", "offline_access", "email"}
 
-// Token answers a client-credentials request: an access token, or an
-// *OAuthError. Any other error is the server's own failure.
+// Token answers a token request: an access token (and for the delegated
+// grants more), or an *OAuthError. Any other error is the server's own
+// failure.
 func (p *Provider) Token(req TokenRequest) (*TokenResponse, error) {
 	switch {
 	case req.GrantType == "":
 		return nil, missingParameter("grant_type")
 	case req.GrantType != "client_credentials":
-		return nil, oauthErrorf("unsupported_grant_type", 70003, "The app requested an unsupported grant type '%s'. extdir's token endpoint supports client_credentials only.", clip(req.GrantType))
+		return p.delegatedToken(req)
 	case req.ClientID == "":
 		return nil, missingParameter("client_id")
 	case req.Scope == "":
 		return nil, missingParameter("scope")
 	}
-	client, err := p.Clients.lookup(req.ClientID)
+	client, err := p.authenticateClient(req)
 	if err != nil {
-		return nil, fmt.Errorf("look up client: %w", err)
+		return nil, err
 	}
-	// A client of another tenant is not found, as in Entra: a tenant's
-	// endpoint knows the applications of that tenant only.
-	if client == nil || !strings.EqualFold(client.Tenant, req.Tenant) {
-		return nil, oauthErrorf("invalid_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been registered in the tenant (extdir client add --tenant %s) or you sent your authentication request to the wrong tenant.", clip(req.ClientID), req.Tenant, req.Tenant)
-	}
-	if req.ClientSecret == "" {
-		return nil, oauthErrorf("invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
-	}
-	if !client.secretMatches(req.ClientSecret) {
-		return nil, oauthErrorf("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", client.ID)
+	if client.Public {
+		// A public client has no secret to authenticate this grant with.
+		return nil, oauthErrorf("invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. Client '%s' is a public client, which the client_credentials grant cannot authenticate.", client.ID)
 	}
 	audience, oerr := p.audience(req.Scope, req.Tenant)
 	if oerr != nil {
@@ -123,6 +138,40 @@ func (p *Provider) Token(req TokenRequest) (*TokenResponse, error) {
 	}
 	seconds := int(TokenLifetime/time.Second) - 1
 	return &TokenResponse{TokenType: "Bearer", ExpiresIn: seconds, ExtExpiresIn: seconds, AccessToken: token}, nil
+}
+
+// findClient returns the client id of tenant, or the AADSTS700016 refusal.
+func (p *Provider) findClient(tenant, id string) (*Client, error) {
+	client, err := p.Clients.lookup(id)
+	if err != nil {
+		return nil, fmt.Errorf("look up client: %w", err)
+	}
+	// A client of another tenant is not found, as in Entra: a tenant's
+	// endpoint knows the applications of that tenant only.
+	if client == nil || !strings.EqualFold(client.Tenant, tenant) {
+		return nil, oauthErrorf("invalid_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been registered in the tenant (extdir client add --tenant %s) or you sent your authentication request to the wrong tenant.", clip(id), tenant, tenant)
+	}
+	return client, nil
+}
+
+// authenticateClient finds the client of a token request and checks its
+// secret: required of a confidential client, refused from a public one.
+func (p *Provider) authenticateClient(req TokenRequest) (*Client, error) {
+	client, err := p.findClient(req.Tenant, req.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case client.Public && req.ClientSecret != "":
+		return nil, oauthErrorf("invalid_client", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
+	case client.Public:
+		return client, nil
+	case req.ClientSecret == "":
+		return nil, oauthErrorf("invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+	case !client.secretMatches(req.ClientSecret):
+		return nil, oauthErrorf("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", client.ID)
+	}
+	return client, nil
 }
 
 // audience reads the resource out of a client-credentials scope: exactly

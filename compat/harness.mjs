@@ -67,8 +67,9 @@ function binary(dir) {
  * startServer runs `extdir serve` on a free loopback port and resolves once
  * its JSON log says "listening", with the url it logged.
  */
-function startServer(bin, dataDir, timeoutMs = 15000) {
-  const args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--tls-self-signed", "--log-format", "json", "--shutdown-timeout", "5s"];
+function startServer(bin, dataDir, extraArgs = [], timeoutMs = 15000) {
+  // extraArgs come last: a flag given twice takes its last value.
+  const args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--tls-self-signed", "--log-format", "json", "--shutdown-timeout", "5s", ...extraArgs];
   const proc = spawn(bin, args, { env: serverEnv(), stdio: ["ignore", "ignore", "pipe"] });
   const log = [];
   return new Promise((resolvePromise, reject) => {
@@ -124,7 +125,7 @@ function stopServer(proc) {
  * inner child with the certificate trusted, server down. It resolves with
  * the child's exit code; on a setup failure it rejects.
  */
-export async function runOuter(testFile) {
+export async function runOuter(testFile, { serverArgs = async () => [] } = {}) {
   const work = mkdtempSync(join(tmpdir(), "extdir-compat-"));
   const dataDir = join(work, "data");
   let server;
@@ -144,7 +145,7 @@ export async function runOuter(testFile) {
   process.once("exit", cleanup);
   try {
     const bin = binary(work);
-    server = await startServer(bin, dataDir);
+    server = await startServer(bin, dataDir, await serverArgs());
     const cert = join(dataDir, "tls", "cert.pem");
     if (!existsSync(cert)) throw new Error(`extdir listens on ${server.url} but ${cert} does not exist`);
     const env = {

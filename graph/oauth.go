@@ -56,8 +56,12 @@ type openIDConfiguration struct {
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	JWKSURI                           string   `json:"jwks_uri"`
+	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint,omitempty"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
+	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
@@ -81,12 +85,24 @@ func (s *Server) openIDConfiguration(c *call) error {
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
 		JWKSURI:                           base + "/discovery/v2.0/keys",
 		GrantTypesSupported:               []string{"client_credentials"},
-		// OpenID Discovery requires the member; extdir answers no
-		// authorization request, so it lists none.
+		// OpenID Discovery requires the member; without sign-in extdir
+		// answers no authorization request, so it lists none.
 		ResponseTypesSupported:           []string{},
 		SubjectTypesSupported:            []string{"pairwise"},
 		IDTokenSigningAlgValuesSupported: []string{"RS256"},
 		ClaimsSupported:                  []string{"iss", "aud", "exp", "nbf", "iat", "tid", "oid", "sub", "azp", "appid", "roles", "scp", "wids", "ver"},
+	}
+	if s.OAuth.SignInEnabled() {
+		doc.DeviceAuthorizationEndpoint = base + "/oauth2/v2.0/devicecode"
+		doc.GrantTypesSupported = append(doc.GrantTypesSupported, auth.GrantAuthorizationCode, auth.GrantRefreshToken, auth.GrantPassword, auth.GrantDeviceCode)
+		doc.ResponseTypesSupported = []string{"code"}
+		doc.ResponseModesSupported = []string{"query", "fragment", "form_post"}
+		doc.CodeChallengeMethodsSupported = []string{"S256"}
+		doc.ScopesSupported = []string{"openid", "profile", "email", "offline_access"}
+		for _, perm := range auth.Permissions() {
+			doc.ScopesSupported = append(doc.ScopesSupported, auth.DefaultAudiences[0]+"/"+perm)
+		}
+		doc.ClaimsSupported = append(doc.ClaimsSupported, "name", "preferred_username", "nonce")
 	}
 	body, err := json.Marshal(doc)
 	if err != nil {
@@ -110,19 +126,7 @@ func (s *Server) signingKeys(c *call) error {
 	return nil
 }
 
-// authorize answers the authorization endpoint, which the discovery
-// document must name but extdir does not implement: there are no users to
-// sign in, only clients with secrets.
-func (s *Server) authorize(c *call) error {
-	if s.OAuth == nil {
-		return errOAuthDisabled
-	}
-	writeOAuthError(c, &auth.OAuthError{Status: http.StatusBadRequest, Code: "unsupported_response_type",
-		Description: "extdir's built-in issuer has no sign-in: get tokens from /" + c.pathTenant + "/oauth2/v2.0/token with the client_credentials grant."})
-	return nil
-}
-
-// token is the client-credentials token endpoint.
+// token is the token endpoint, of every grant.
 func (s *Server) token(c *call) error {
 	if s.OAuth == nil {
 		return errOAuthDisabled
@@ -133,22 +137,33 @@ func (s *Server) token(c *call) error {
 		return nil
 	}
 	resp, err := s.OAuth.Token(req)
-	var refused *auth.OAuthError
-	switch {
-	case errors.As(err, &refused):
-		logger(c.r).Info("token refused", "tenant", req.Tenant, "client_id", clipParam(req.ClientID), "error", refused.Code, "aadsts", refused.AADSTS)
-		writeOAuthError(c, refused)
-		return nil
-	case err != nil:
-		logger(c.r).Error("token endpoint failed", "error", err)
-		writeOAuthError(c, &auth.OAuthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server could not issue a token."})
+	if err != nil {
+		writeOAuthFailure(c, req, "token", err)
 		return nil
 	}
-	body, err := json.Marshal(resp)
+	logger(c.r).Info("token issued", "tenant", req.Tenant, "client_id", req.ClientID, "grant_type", req.GrantType)
+	return writeOAuthAnswer(c, resp)
+}
+
+// writeOAuthFailure answers an endpoint's refusal (an *auth.OAuthError),
+// logged as "<what> refused", or its own failure as server_error.
+func writeOAuthFailure(c *call, req auth.TokenRequest, what string, err error) {
+	var refused *auth.OAuthError
+	if errors.As(err, &refused) {
+		logger(c.r).Info(what+" refused", "tenant", req.Tenant, "client_id", clipParam(req.ClientID), "error", refused.Code, "aadsts", refused.AADSTS)
+		writeOAuthError(c, refused)
+		return
+	}
+	logger(c.r).Error(what+" endpoint failed", "error", err)
+	writeOAuthError(c, &auth.OAuthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server could not answer the " + what + " request."})
+}
+
+// writeOAuthAnswer writes a successful answer, never to be cached.
+func writeOAuthAnswer(c *call, answer any) error {
+	body, err := json.Marshal(answer)
 	if err != nil {
 		return err
 	}
-	logger(c.r).Info("token issued", "tenant", req.Tenant, "client_id", req.ClientID)
 	noStore(c.w)
 	writePlainJSON(c.w, http.StatusOK, body)
 	return nil
@@ -184,6 +199,14 @@ func readTokenRequest(c *call) (auth.TokenRequest, *auth.OAuthError) {
 	req.Scope = form.Get("scope")
 	req.ClientID = form.Get("client_id")
 	req.ClientSecret = form.Get("client_secret")
+	req.Username = form.Get("username")
+	req.Password = form.Get("password")
+	req.Code = form.Get("code")
+	req.RedirectURI = form.Get("redirect_uri")
+	req.CodeVerifier = form.Get("code_verifier")
+	req.RefreshToken = form.Get("refresh_token")
+	req.DeviceCode = form.Get("device_code")
+	req.ClientAddress = clientAddress(c.r)
 	if id, secret, ok := c.r.BasicAuth(); ok {
 		// RFC 6749 §2.3.1: both are form-encoded before they are joined.
 		id, err1 := url.QueryUnescape(id)

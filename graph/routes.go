@@ -44,7 +44,12 @@ var routes = []route{
 	{"GET", "/{tenant}/v2.0/.well-known/openid-configuration", true, (*Server).openIDConfiguration},
 	{"GET", "/{tenant}/discovery/v2.0/keys", true, (*Server).signingKeys},
 	{"POST", "/{tenant}/oauth2/v2.0/token", true, (*Server).token},
+	// Users signing in to it (signin.go).
 	{"GET", "/{tenant}/oauth2/v2.0/authorize", true, (*Server).authorize},
+	{"POST", "/{tenant}/oauth2/v2.0/authorize", true, (*Server).authorizeSignIn},
+	{"POST", "/{tenant}/oauth2/v2.0/devicecode", true, (*Server).deviceCode},
+	{"GET", "/{tenant}/oauth2/v2.0/deviceauth", true, (*Server).devicePage},
+	{"POST", "/{tenant}/oauth2/v2.0/deviceauth", true, (*Server).deviceSignIn},
 
 	{"GET", "/beta/directory/{collection}", false, (*Server).listProfiles},
 	{"POST", "/beta/directory/{collection}", false, (*Server).createProfile},

@@ -399,7 +399,8 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 			code    string
 		}{
 			{"a well-formed raw request gets a token", form(good...), []string{"Content-Type", formType}, 200, ""},
-			{"the password grant is unsupported_grant_type", form(append(slices.Clone(good[2:]), "grant_type", "password")...), []string{"Content-Type", formType}, 400, "unsupported_grant_type"},
+			{"an unknown grant is unsupported_grant_type", form(append(slices.Clone(good[2:]), "grant_type", "implicit")...), []string{"Content-Type", formType}, 400, "unsupported_grant_type"},
+			{"the password grant without a username is invalid_request", form(append(slices.Clone(good[2:]), "grant_type", "password")...), []string{"Content-Type", formType}, 400, "invalid_request"},
 			{"a JSON body is invalid_request", `{"grant_type":"client_credentials"}`, []string{"Content-Type", "application/json"}, 400, "invalid_request"},
 			{"a repeated parameter is invalid_request", form(append(slices.Clone(good), "scope", "x")...), []string{"Content-Type", formType}, 400, "invalid_request"},
 			{"a secret in the header and the body is invalid_request", form(good...), []string{"Content-Type", formType, "Authorization", basic}, 400, "invalid_request"},
@@ -475,8 +476,9 @@ func TestDiscoveryUnderPublicURL(t *testing.T) {
 	if r := ts.req("GET", pendingPath, tok, nil); r.status != 200 {
 		t.Errorf("token of the configured issuer: %d %s", r.status, r.body)
 	}
+	// An unknown client is shown on the sign-in page, never redirected.
 	r := ts.req("GET", "/"+tenantA+"/oauth2/v2.0/authorize?client_id=x&response_type=code", "", nil)
-	if r.status != 400 || r.json(t)["error"] != "unsupported_response_type" {
+	if r.status != 400 || r.header.Get("Location") != "" || !strings.Contains(string(r.body), "AADSTS700016") {
 		t.Errorf("authorize: %d %s", r.status, r.body)
 	}
 	if r := ts.req("GET", "/beta/v2.0/.well-known/openid-configuration", "", nil); r.status != 401 {

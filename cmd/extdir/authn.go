@@ -23,6 +23,7 @@ func authFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.BoolVar(&cfg.devNoAuth, "dev-no-auth", false, "development only: requests without a token act as --dev-tenant/--dev-oid with every permission")
 	fs.StringVar(&cfg.devTenant, "dev-tenant", defaultTenant, "tenant of --dev-no-auth requests")
 	fs.StringVar(&cfg.devOID, "dev-oid", defaultOID, "caller (oid, createdBy) of --dev-no-auth requests")
+	fs.DurationVar(&cfg.deviceCodeInterval, "device-code-interval", auth.DefaultDeviceCodeInterval, "least time between two polls of a device code, told to device code clients")
 }
 
 // checkAuth refuses flag combinations that would open the directory by
@@ -122,10 +123,17 @@ func setUpAuth(cfg serveConfig, log *slog.Logger) (*authSetup, error) {
 		if err != nil {
 			return nil, fmt.Errorf("auth config: %w", err)
 		}
+		users, err := auth.NewUsers(cfg.dataDir, conf.Users)
+		if err != nil {
+			return nil, fmt.Errorf("auth config: %w", err)
+		}
 		opts.Builtin = issuer
 		a.provider = &auth.Provider{Issuer: issuer, Clients: clients, Audiences: audiences}
-	} else if len(conf.Clients) > 0 {
-		return nil, &usageError{msg: "serve: the clients of --auth-config need the built-in issuer, which --builtin-issuer=false turns off"}
+		if err := a.provider.EnableSignIn(cfg.dataDir, users, auth.SignInOptions{DeviceCodeInterval: cfg.deviceCodeInterval}); err != nil {
+			return nil, err
+		}
+	} else if len(conf.Clients) > 0 || len(conf.Users) > 0 {
+		return nil, &usageError{msg: "serve: the clients and users of --auth-config need the built-in issuer, which --builtin-issuer=false turns off"}
 	}
 	v, err := auth.NewVerifier(opts)
 	if err != nil {
@@ -141,7 +149,7 @@ func setUpAuth(cfg serveConfig, log *slog.Logger) (*authSetup, error) {
 	if cfg.builtinIssuer {
 		builtin = cfg.issuer
 	}
-	log.Info("token issuers", "builtin", builtin, "external", external, "clients_configured", len(conf.Clients))
+	log.Info("token issuers", "builtin", builtin, "external", external, "clients_configured", len(conf.Clients), "users_configured", len(conf.Users))
 
 	if cfg.insecureAcceptGraphTokens {
 		log.Warn("INSECURE: --insecure-accept-graph-tokens is on. Tokens issued for Microsoft Graph are accepted WITHOUT signature verification: " +

@@ -13,8 +13,10 @@ import (
 )
 
 const clientUsage = `Usage:
-  extdir client add --data-dir D --tenant T --roles R1,R2 [--name N]
+  extdir client add --data-dir D --tenant T --roles R1,R2 [--name N] [--redirect-uri URI ...]
                                    register a client of the token endpoint; prints its id and secret, once
+  extdir client add --public --redirect-uri URI [--redirect-uri URI2] [--tenant T] [--name N]
+                                   register a public client (SPA, desktop, CLI): no secret, users sign in
   extdir client list --data-dir D  list the registered clients
   extdir client remove --data-dir D --client-id ID
                                    unregister a client: it gets no more tokens
@@ -47,10 +49,12 @@ func runClient(args []string, getenv func(string) string, stdout, stderr io.Writ
 // library needs, the secret included, which is shown this once.
 type addedClient struct {
 	ClientID      string   `json:"client_id"`
-	ClientSecret  string   `json:"client_secret"`
+	ClientSecret  string   `json:"client_secret,omitempty"`
+	Public        bool     `json:"public,omitempty"`
+	RedirectURIs  []string `json:"redirect_uris,omitempty"`
 	TenantID      string   `json:"tenant_id"`
 	ObjectID      string   `json:"object_id"`
-	Roles         []string `json:"roles"`
+	Roles         []string `json:"roles,omitempty"`
 	TokenEndpoint string   `json:"token_endpoint"`
 	Scope         string   `json:"scope"`
 }
@@ -59,25 +63,33 @@ func runClientAdd(args []string, getenv func(string) string, stdout, stderr io.W
 	fs := flag.NewFlagSet("client add", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "./extdir-data", "data directory of the server whose token endpoint the client uses")
 	tenant := fs.String("tenant", defaultTenant, "tenant (tid) the client acts in")
-	roles := fs.String("roles", "", "app permissions granted, comma-separated (required): "+strings.Join(auth.Permissions(), ", "))
+	roles := fs.String("roles", "", "app permissions granted, comma-separated (required but with --public): "+strings.Join(auth.Permissions(), ", "))
 	name := fs.String("name", "", "a label for people")
-	if err := parseFlags(fs, args, getenv, stdout, "Registers a client of the built-in token endpoint (client-credentials grant) and prints its id and secret. The secret is stored hashed and cannot be shown again."); err != nil {
+	public := fs.Bool("public", false, "a public client (SPA, desktop, CLI): no secret, no roles; its users sign in by the delegated flows")
+	var redirects repeatedFlag
+	fs.Var(&redirects, "redirect-uri", "a redirect URI of the authorization code flow (repeat for more); a loopback http://127.0.0.1, http://localhost or http://[::1] URI matches any port")
+	if err := parseFlags(fs, args, getenv, stdout, "Registers a client of the built-in token endpoint and prints its id and, unless --public, its secret. The secret is stored hashed and cannot be shown again."); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
 	granted := splitList(*roles)
-	if len(granted) == 0 {
-		return &usageError{msg: "client add: --roles is required, e.g. --roles " + strings.Join(auth.Permissions(), ",")}
+	switch {
+	case *public && len(granted) > 0:
+		return &usageError{msg: "client add: a --public client has no --roles: without a secret, anyone could use them"}
+	case !*public && len(granted) == 0:
+		return &usageError{msg: "client add: --roles is required, e.g. --roles " + strings.Join(auth.Permissions(), ",") + " (or --public for a client without a secret)"}
 	}
-	c, secret, err := auth.RegisterClient(*dataDir, *name, *tenant, granted)
+	c, secret, err := auth.RegisterClientWith(*dataDir, auth.ClientRegistration{Name: *name, Tenant: *tenant, Roles: granted, Public: *public, RedirectURIs: redirects})
 	if err != nil {
 		return err
 	}
 	out, err := json.MarshalIndent(addedClient{
 		ClientID:      c.ID,
 		ClientSecret:  secret,
+		Public:        c.Public,
+		RedirectURIs:  c.RedirectURIs,
 		TenantID:      c.Tenant,
 		ObjectID:      c.ObjectID,
 		Roles:         c.Roles,
@@ -88,7 +100,19 @@ func runClientAdd(args []string, getenv func(string) string, stdout, stderr io.W
 		return err
 	}
 	fmt.Fprintln(stdout, string(out))
-	fmt.Fprintln(stderr, "extdir: keep the client_secret now: only its hash is stored.")
+	if secret != "" {
+		fmt.Fprintln(stderr, "extdir: keep the client_secret now: only its hash is stored.")
+	}
+	return nil
+}
+
+// repeatedFlag collects the values of a flag given several times.
+type repeatedFlag []string
+
+func (f *repeatedFlag) String() string { return strings.Join(*f, " ") }
+
+func (f *repeatedFlag) Set(v string) error {
+	*f = append(*f, v)
 	return nil
 }
 
@@ -106,9 +130,13 @@ func runClientList(args []string, getenv func(string) string, stdout io.Writer) 
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tTENANT\tROLES\tNAME\tCREATED")
+	fmt.Fprintln(tw, "CLIENT ID\tTENANT\tTYPE\tROLES\tREDIRECT URIS\tNAME\tCREATED")
 	for _, c := range clients {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Tenant, strings.Join(c.Roles, ","), c.Name, c.Created.Format("2006-01-02T15:04:05Z"))
+		kind := "confidential"
+		if c.Public {
+			kind = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Tenant, kind, strings.Join(c.Roles, ","), strings.Join(c.RedirectURIs, " "), c.Name, c.Created.Format("2006-01-02T15:04:05Z"))
 	}
 	return tw.Flush()
 }

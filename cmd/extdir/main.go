@@ -58,6 +58,7 @@ Usage:
   extdir serve [flags]     run the API (extdir serve --help for its flags)
   extdir token [flags]     print a signed access token for a server with the same --data-dir
   extdir client ...        register clients of the built-in token endpoint (add, list, remove, secret)
+  extdir user ...          manage the test users who sign in to it (add, list, remove, set-password, hash-password)
   extdir keys ...          rotate the built-in issuer's signing keys (list, rotate, retire)
   extdir version           print the version
 
@@ -70,7 +71,7 @@ Every flag of serve and token can also be set as an environment variable:
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
-		return &usageError{msg: "a command is required: serve, token, client, keys or version"}
+		return &usageError{msg: "a command is required: serve, token, client, user, keys or version"}
 	}
 	switch args[0] {
 	case "serve":
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runClient(args[1:], getenv, stdout, stderr)
 	case "keys":
 		return runKeys(args[1:], getenv, stdout, stderr)
+	case "user":
+		return runUser(args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "extdir", versionString())
 		return nil
@@ -88,5 +91,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usageText)
 		return nil
 	}
-	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, client, keys, version)", args[0])}
+	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, client, user, keys, version)", args[0])}
 }

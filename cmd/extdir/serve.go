@@ -51,6 +51,7 @@ type serveConfig struct {
 	devNoAuth                 bool
 	devTenant                 string
 	devOID                    string
+	deviceCodeInterval        time.Duration
 	// Throttling and fault injection; see protocol.go.
 	protocol protocolConfig
 	// The verified-token cache and the profiler; see perf.go.
