@@ -145,7 +145,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	}
 	var want strings.Builder
 	for _, m := range ms {
-		fmt.Fprintf(&want, "%d %s;", m.version, m.name)
+		fmt.Fprintf(&want, "%d %s;", m.Version, m.Name)
 	}
 	if got := migrations(t, stores[0]); got != want.String() {
 		t.Fatalf("schema_migrations holds %q, want %q", got, want.String())
