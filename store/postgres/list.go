@@ -20,14 +20,14 @@ const readMode = pgx.QueryExecModeCacheDescribe
 // List returns one page of q: the rows after q.After in q's order, at most
 // q.Top of them. It reads Top+1 rows to learn whether a next page exists.
 func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
-	if err := s.gate.Enter(); err != nil {
-		return store.Page{}, err
-	}
-	defer s.gate.Leave()
 	query, args, err := listSQL(q)
 	if err != nil {
 		return store.Page{}, dbError(fmt.Errorf("postgres: list: %w", err))
 	}
+	if err := s.gate.Enter(); err != nil {
+		return store.Page{}, err
+	}
+	defer s.gate.Leave()
 	rows, err := s.pool.Query(ctx, query, append([]any{readMode}, args...)...)
 	if err != nil {
 		return store.Page{}, dbError(fmt.Errorf("postgres: list: %w", err))
@@ -53,14 +53,14 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 
 // Count returns how many profiles match q; Top and After play no part.
 func (s *Store) Count(ctx context.Context, q store.Query) (int64, error) {
-	if err := s.gate.Enter(); err != nil {
-		return 0, err
-	}
-	defer s.gate.Leave()
 	query, args, err := countSQL(q)
 	if err != nil {
 		return 0, dbError(fmt.Errorf("postgres: count: %w", err))
 	}
+	if err := s.gate.Enter(); err != nil {
+		return 0, err
+	}
+	defer s.gate.Leave()
 	var n int64
 	if err := s.pool.QueryRow(ctx, query, append([]any{readMode}, args...)...).Scan(&n); err != nil {
 		return 0, dbError(fmt.Errorf("postgres: count: %w", err))

@@ -15,15 +15,6 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// loadMigrations reads the embedded migrations (sqlstore.LoadMigrations).
-func loadMigrations() ([]sqlstore.Migration, error) {
-	ms, err := sqlstore.LoadMigrations(migrationFiles)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	return ms, nil
-}
-
 // migrationLock is the first key of the advisory lock that serializes
 // migrations ("extd"); the second is a hash of the schema, so that extdir
 // deployments in different schemas of one database do not wait for each
@@ -37,9 +28,9 @@ const migrationLock = 0x65787464
 // left to do. A failed migration rolls back whole (PostgreSQL's DDL is
 // transactional), leaving the database as it was.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := loadMigrations()
+	ms, err := sqlstore.LoadMigrations(migrationFiles)
 	if err != nil {
-		return err
+		return fmt.Errorf("postgres: %w", err)
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		// Waiting for another node's migration, or building an index on a
@@ -57,11 +48,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		var current int
-		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-			return fmt.Errorf("read schema version: %w", err)
-		}
-		pending, err := sqlstore.Pending(ms, current)
+		pending, err := sqlstore.Pending(ms, func(query string) (version int, err error) {
+			err = tx.QueryRow(ctx, query).Scan(&version)
+			return version, err
+		})
 		if err != nil {
 			return err
 		}
@@ -82,30 +72,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// sqlType is the column type (as information_schema spells it) that stores
-// a property type.
-func sqlType(t extdir.Type) (string, bool) {
-	switch t {
-	case extdir.TypeString:
-		return "text", true
-	case extdir.TypeBoolean:
-		return "boolean", true
-	case extdir.TypeDateTimeOffset:
-		return "bigint", true
-	case extdir.TypeInt32:
-		return "integer", true
-	}
-	return "", false
-}
-
-// schema is the profiles table as information_schema spells it.
+// schema is the profiles table as information_schema spells it. Times
+// are bigint Unix seconds, as in every backend.
 var schema = sqlstore.Schema{
-	Fixed: map[string]sqlstore.Column{
-		"seq":    {Type: "bigint", NotNull: true},
-		"tenant": {Type: "text", NotNull: true},
-		"kind":   {Type: "smallint", NotNull: true},
+	Fixed: map[string]sqlstore.Column{"seq": {Type: "bigint", NotNull: true}, "tenant": {Type: "text", NotNull: true}, "kind": {Type: "smallint", NotNull: true}},
+	Types: map[extdir.Type]string{
+		extdir.TypeString:         "text",
+		extdir.TypeBoolean:        "boolean",
+		extdir.TypeDateTimeOffset: "bigint",
+		extdir.TypeInt32:          "integer",
 	},
-	Type: sqlType,
 }
 
 // checkSchema holds the migrated profiles table against extdir.Columns

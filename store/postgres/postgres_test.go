@@ -20,6 +20,7 @@ import (
 	"github.com/extdir/extdir/store"
 	"github.com/extdir/extdir/store/conformance"
 	"github.com/extdir/extdir/store/postgres/pgtest"
+	"github.com/extdir/extdir/store/sqlstore"
 )
 
 // testDB is the URL of this run's database, "" when EXTDIR_TEST_POSTGRES_URL
@@ -139,7 +140,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 			t.Fatalf("open %d of %d concurrent opens: %v", i, nodes, errs[i])
 		}
 	}
-	ms, err := loadMigrations()
+	ms, err := sqlstore.LoadMigrations(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}

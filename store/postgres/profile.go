@@ -251,14 +251,10 @@ func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir
 	defer s.gate.Leave()
 	var written *extdir.Profile
 	err := s.writeTx(ctx, tenant, id, func(tx pgx.Tx, p *extdir.Profile) error {
-		before := p.Clone()
-		if err := fn(p); err != nil {
+		before, err := sqlstore.RunUpdate(p, fn)
+		if err != nil {
 			return err
 		}
-		if p.Tenant != before.Tenant || p.Seq != before.Seq || p.ID != before.ID {
-			return fmt.Errorf("postgres: update profile %s: the callback changed the tenant, seq or id", id)
-		}
-		sqlstore.Normalize(p)
 		written = p
 		if !changed(before, p) {
 			return nil
@@ -365,24 +361,18 @@ func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, err
 		return 0, err
 	}
 	defer s.gate.Leave()
-	cutoff := sqlstore.ExpireCutoff(deletedBefore)
-	var total int64
-	for {
+	return sqlstore.Expire(deletedBefore, s.purgeBatch, func(cutoff int64, limit int) (int64, error) {
 		var tag pgconn.CommandTag
 		err := retry(ctx, func() error {
 			var err error
-			tag, err = s.pool.Exec(ctx, purgeBatchSQL, cutoff, s.purgeBatch)
+			tag, err = s.pool.Exec(ctx, purgeBatchSQL, cutoff, limit)
 			return err
 		})
 		if err != nil {
-			return total, dbError(fmt.Errorf("postgres: purge: %w", err))
+			return 0, dbError(fmt.Errorf("postgres: purge: %w", err))
 		}
-		n := tag.RowsAffected()
-		total += n
-		if n < int64(s.purgeBatch) {
-			return total, nil
-		}
-	}
+		return tag.RowsAffected(), nil
+	})
 }
 
 // Import inserts many profiles in one transaction: all of them or, on the

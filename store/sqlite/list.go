@@ -15,14 +15,14 @@ import (
 // List returns one page of q: the rows after q.After in q's order, at most
 // q.Top of them. It reads Top+1 rows to learn whether a next page exists.
 func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
-	if err := s.gate.Enter(); err != nil {
-		return store.Page{}, err
-	}
-	defer s.gate.Leave()
 	query, args, err := listSQL(q)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("sqlite: list: %w", err)
 	}
+	if err := s.gate.Enter(); err != nil {
+		return store.Page{}, err
+	}
+	defer s.gate.Leave()
 	rows, err := s.reads.query(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("sqlite: list: %w", err)
@@ -47,14 +47,14 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 
 // Count returns how many profiles match q; Top and After play no part.
 func (s *Store) Count(ctx context.Context, q store.Query) (int64, error) {
-	if err := s.gate.Enter(); err != nil {
-		return 0, err
-	}
-	defer s.gate.Leave()
 	query, args, err := countSQL(q)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count: %w", err)
 	}
+	if err := s.gate.Enter(); err != nil {
+		return 0, err
+	}
+	defer s.gate.Leave()
 	rows, err := s.reads.query(ctx, query, args...)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count: %w", err)

@@ -14,23 +14,14 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// loadMigrations reads the embedded migrations (sqlstore.LoadMigrations).
-func loadMigrations() ([]sqlstore.Migration, error) {
-	ms, err := sqlstore.LoadMigrations(migrationFiles)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	return ms, nil
-}
-
 // migrate applies, in one transaction, the migrations the database has not
 // seen yet, and records each in schema_migrations. Two processes opening the
 // same new file serialize on the transaction's write lock; the second finds
 // nothing left to do.
 func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := loadMigrations()
+	ms, err := sqlstore.LoadMigrations(migrationFiles)
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -45,11 +36,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	) STRICT`); err != nil {
 		return fmt.Errorf("sqlite: migrate: create schema_migrations: %w", err)
 	}
-	var current int
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-		return fmt.Errorf("sqlite: migrate: read schema version: %w", err)
-	}
-	pending, err := sqlstore.Pending(ms, current)
+	pending, err := sqlstore.Pending(ms, func(query string) (version int, err error) {
+		err = tx.QueryRowContext(ctx, query).Scan(&version)
+		return version, err
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
@@ -68,25 +58,14 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// sqlType is the STRICT column type that stores a property type.
-func sqlType(t extdir.Type) (string, bool) {
-	switch t {
-	case extdir.TypeString:
-		return "TEXT", true
-	case extdir.TypeBoolean, extdir.TypeDateTimeOffset, extdir.TypeInt32:
-		return "INTEGER", true
-	}
-	return "", false
-}
-
-// schema is the profiles table as pragma_table_info spells it.
+// schema is the profiles table as pragma_table_info spells it: STRICT
+// column types, and seq, the INTEGER PRIMARY KEY, without NOT NULL.
 var schema = sqlstore.Schema{
-	Fixed: map[string]sqlstore.Column{
-		"seq":    {Type: "INTEGER", NotNull: false},
-		"tenant": {Type: "TEXT", NotNull: true},
-		"kind":   {Type: "INTEGER", NotNull: true},
+	Fixed: map[string]sqlstore.Column{"seq": {Type: "INTEGER"}, "tenant": {Type: "TEXT", NotNull: true}, "kind": {Type: "INTEGER", NotNull: true}},
+	Types: map[extdir.Type]string{
+		extdir.TypeString:  "TEXT",
+		extdir.TypeBoolean: "INTEGER", extdir.TypeDateTimeOffset: "INTEGER", extdir.TypeInt32: "INTEGER",
 	},
-	Type: sqlType,
 }
 
 // checkSchema holds the migrated profiles table against extdir.Columns

@@ -141,14 +141,10 @@ func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir
 	defer s.gate.Leave()
 	var written *extdir.Profile
 	err := s.writeTx(ctx, tenant, id, func(tx *sql.Tx, p *extdir.Profile) error {
-		before := p.Clone()
-		if err := fn(p); err != nil {
+		before, err := sqlstore.RunUpdate(p, fn)
+		if err != nil {
 			return err
 		}
-		if p.Tenant != before.Tenant || p.Seq != before.Seq || p.ID != before.ID {
-			return fmt.Errorf("sqlite: update profile %s: the callback changed the tenant, seq or id", id)
-		}
-		sqlstore.Normalize(p)
 		written = p
 		set, args := changes(before, p)
 		if set == 0 {
@@ -329,26 +325,21 @@ func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, err
 		return 0, err
 	}
 	defer s.gate.Leave()
-	cutoff := sqlstore.ExpireCutoff(deletedBefore)
-	var total int64
-	for {
+	return sqlstore.Expire(deletedBefore, s.purgeBatch, func(cutoff int64, limit int) (int64, error) {
 		seq := s.durable.begin()
-		res, err := s.writer.ExecContext(ctx, purgeBatchSQL, cutoff, s.purgeBatch)
+		res, err := s.writer.ExecContext(ctx, purgeBatchSQL, cutoff, limit)
 		if err != nil {
-			return total, fmt.Errorf("sqlite: purge: %w", err)
+			return 0, fmt.Errorf("sqlite: purge: %w", err)
 		}
 		if err := s.durable.await(seq); err != nil {
-			return total, err
+			return 0, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("sqlite: purge: %w", err)
+			return 0, fmt.Errorf("sqlite: purge: %w", err)
 		}
-		total += n
-		if n < int64(s.purgeBatch) {
-			return total, nil
-		}
-	}
+		return n, nil
+	})
 }
 
 // Import inserts many profiles in one transaction: all of them or, on the

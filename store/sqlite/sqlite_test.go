@@ -15,6 +15,7 @@ import (
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/store"
 	"github.com/extdir/extdir/store/conformance"
+	"github.com/extdir/extdir/store/sqlstore"
 )
 
 func openTest(t testing.TB, path string) *Store {
@@ -119,7 +120,7 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 		return sb.String()
 	}
 	first := migrations(s)
-	ms, err := loadMigrations()
+	ms, err := sqlstore.LoadMigrations(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
 package sqlstore
 
 import (
+	"errors"
+	"fmt"
 	"strings"
-	"time"
 
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/store/sqlfilter"
@@ -55,14 +56,24 @@ func Normalize(p *extdir.Profile) {
 	}
 }
 
-// ExpireCutoff is the stored deletion time (Unix seconds) below which a
-// profile was soft-deleted before deletedBefore. Stored times are whole
-// seconds: a row deleted at second t is before a cutoff of t+0.5s, which
-// the comparison must see as before t+1.
-func ExpireCutoff(deletedBefore time.Time) int64 {
-	cutoff := deletedBefore.Unix()
-	if deletedBefore.Nanosecond() > 0 {
-		cutoff++
+// errIdentityChanged is the bug of an Update callback that changed what
+// names the row.
+var errIdentityChanged = errors.New("the callback changed the tenant, seq or id")
+
+// RunUpdate runs an Update callback on p, the row as the backend read it,
+// and returns a copy of p as it was before, for the backend to see what
+// changed. The callback's own error is returned unchanged. A callback that
+// changed Tenant, Seq or ID, which identify the row, is refused; the times
+// of p are brought to what the store keeps, so that the profile Update
+// returns is the one a later read returns.
+func RunUpdate(p *extdir.Profile, fn func(*extdir.Profile) error) (before *extdir.Profile, err error) {
+	before = p.Clone()
+	if err := fn(p); err != nil {
+		return nil, err
 	}
-	return cutoff
+	if p.Tenant != before.Tenant || p.Seq != before.Seq || p.ID != before.ID {
+		return nil, fmt.Errorf("update profile %s: %w", before.ID, errIdentityChanged)
+	}
+	Normalize(p)
+	return before, nil
 }

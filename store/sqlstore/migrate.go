@@ -50,11 +50,17 @@ func LoadMigrations(fsys fs.FS) ([]Migration, error) {
 	return ms, nil
 }
 
-// Pending returns the migrations that a database at schema version current
-// (the highest version it has recorded, 0 for none) has not applied yet, in
-// order. A database newer than ms is an error: this build would not know
-// its tables.
-func Pending(ms []Migration, current int) ([]Migration, error) {
+// Pending returns, in order, the migrations of ms that the database has not
+// applied yet. Every backend records each migration it applies as a row
+// (version, name, ...) of schema_migrations; readVersion runs the query it
+// is given, which reads the highest version recorded (0 for none), in the
+// migrating transaction. A database newer than ms is an error: this build
+// would not know its tables.
+func Pending(ms []Migration, readVersion func(query string) (int, error)) ([]Migration, error) {
+	current, err := readVersion("SELECT coalesce(max(version), 0) FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read schema version: %w", err)
+	}
 	if current < 0 || current > len(ms) {
 		return nil, fmt.Errorf("database schema version %d is newer than this build knows (%d)", current, len(ms))
 	}
@@ -72,9 +78,8 @@ type Column struct {
 type Schema struct {
 	// Fixed are the columns outside extdir.Columns (seq, tenant, kind).
 	Fixed map[string]Column
-	// Type returns the column type of a property type, false for a type the
-	// backend has no column for.
-	Type func(extdir.Type) (string, bool)
+	// Types holds the column type that stores each property type.
+	Types map[extdir.Type]string
 }
 
 // Check holds the migrated profiles table, as the catalog lists it, against
@@ -87,7 +92,7 @@ func (s Schema) Check(table map[string]Column) error {
 		want[name] = c
 	}
 	for _, p := range extdir.Columns {
-		typ, ok := s.Type(p.Type)
+		typ, ok := s.Types[p.Type]
 		if !ok {
 			return fmt.Errorf("property %s has type %s, which has no column type", p.Name, p.Type.EDMName())
 		}
