@@ -11,6 +11,7 @@ import (
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/odata"
 	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/conformance"
 	"github.com/extdir/extdir/store/sqlstore"
 )
 
@@ -207,7 +208,7 @@ func TestListingsAreNeverPrepared(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	p := testProfile("tenant", 1)
+	p := conformance.Profile("tenant", 1)
 	if err := s.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
