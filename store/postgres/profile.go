@@ -279,8 +279,7 @@ func changed(a, b *extdir.Profile) bool {
 		return true
 	}
 	for _, c := range extdir.Columns {
-		va, vb := c.Get(a), c.Get(b)
-		if va.Null != vb.Null || sqlstore.Encode(dialect, c, va) != sqlstore.Encode(dialect, c, vb) {
+		if !sqlstore.StoredEqual(c, c.Get(a), c.Get(b)) {
 			return true
 		}
 	}

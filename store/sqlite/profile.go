@@ -177,11 +177,9 @@ func changes(a, b *extdir.Profile) (set uint64, args []any) {
 		args = append(args, int64(b.Kind))
 	}
 	for i, c := range extdir.Columns {
-		va, vb := c.Get(a), c.Get(b)
-		ea, eb := sqlstore.Encode(dialect, c, va), sqlstore.Encode(dialect, c, vb)
-		if va.Null != vb.Null || ea != eb {
+		if vb := c.Get(b); !sqlstore.StoredEqual(c, c.Get(a), vb) {
 			set |= 1 << i
-			args = append(args, eb)
+			args = append(args, sqlstore.Encode(dialect, c, vb))
 		}
 	}
 	return set, args

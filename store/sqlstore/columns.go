@@ -42,6 +42,27 @@ func Encode(d sqlfilter.Dialect, p *extdir.Property, v extdir.Value) any {
 	}
 }
 
+// StoredEqual reports whether a and b, values of the property p, are the
+// same in p's column: what Encode makes of them is equal. An update writes
+// the columns whose values are not. It compares without encoding, since
+// boxing each value into an interface would cost an allocation per column
+// on every update.
+func StoredEqual(p *extdir.Property, a, b extdir.Value) bool {
+	if a.Null || b.Null {
+		return a.Null == b.Null
+	}
+	switch p.Type {
+	case extdir.TypeBoolean:
+		return a.Bool == b.Bool
+	case extdir.TypeDateTimeOffset:
+		return a.Time.Unix() == b.Time.Unix()
+	case extdir.TypeInt32:
+		return a.Int == b.Int
+	default:
+		return a.Str == b.Str
+	}
+}
+
 // Normalize brings the times of p to what the store keeps, whole seconds in
 // UTC, so that the profile a write returns is the one a later read returns.
 func Normalize(p *extdir.Profile) {

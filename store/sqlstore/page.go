@@ -45,7 +45,7 @@ func ListSQL(d sqlfilter.Dialect, selectProfile string, q store.Query) (string, 
 // CountSQL is the statement that counts q's rows; Top, After and OrderBy
 // play no part.
 func CountSQL(d sqlfilter.Dialect, q store.Query) (string, []any, error) {
-	b := queryBuilder{d: d}
+	b := queryBuilder{d: d, args: make([]any, 0, 2)} // tenant and kind
 	b.sql.WriteString("SELECT count(*) FROM profiles")
 	if err := b.where(q); err != nil {
 		return "", nil, err
@@ -95,7 +95,9 @@ func (b *queryBuilder) bind(v any) string {
 // descending listing is the exact reverse of the ascending one and an index
 // scanned backwards serves it without a sort.
 func newQueryBuilder(d sqlfilter.Dialect, order []store.Order) (*queryBuilder, error) {
-	b := &queryBuilder{d: d, terms: make([]sortTerm, 0, len(order)+1)}
+	// Room for the tenant, kind, cursor seq and limit: the arguments of an
+	// unfiltered page, in one allocation.
+	b := &queryBuilder{d: d, terms: make([]sortTerm, 0, len(order)+1), args: make([]any, 0, 4)}
 	desc := false
 	for _, o := range order {
 		if o.Prop == nil || o.Prop.Column == "" {
