@@ -242,8 +242,10 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 // identify the row. A callback that changes nothing costs no write. When
 // the database aborts the transaction because of a concurrent one (a
 // serialization failure or a deadlock), Update starts over with a fresh
-// read, so fn may run more than once and must decide from the profile it is
-// given alone.
+// read, so fn may run more than once (up to maxAttempts times) and must
+// decide from the profile it is given alone; it runs holding the row's lock
+// and a pooled connection, so it must not call the store (store.Store.Update's
+// callback rules).
 func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error) {
 	if err := s.gate.Enter(); err != nil {
 		return nil, err

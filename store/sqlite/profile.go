@@ -131,9 +131,11 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 
 // Update runs fn on the current row inside a write transaction and writes
 // back what it changed. fn must not change Tenant, Seq or ID: they identify
-// the row. A callback that changes nothing costs no write. fn runs while the
-// store's only write connection is held, so it must not call Create, Update,
-// Purge or Expire itself (it would wait for ever for that connection).
+// the row. A callback that changes nothing costs no write. fn runs once, on
+// the committer goroutine, while the store's only write connection and the
+// batch's transaction are held: it must not call the store (a write would
+// wait for ever behind it), and every other write waits for it to return
+// (store.Store.Update's callback rules).
 func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error) {
 	if err := s.gate.Enter(); err != nil {
 		return nil, err
