@@ -86,6 +86,17 @@ func Run(b *testing.B, backend Backend) {
 // directory is the size of the store the read and update benchmarks run on.
 const directory = 10_000
 
+// seeded opens a store holding the benchmark directory, and returns its
+// profiles too.
+func seeded(b *testing.B, backend Backend) (store.Store, []*extdir.Profile) {
+	ps := Profiles(directory)
+	return backend.Open(b, ps), ps
+}
+
+// scattered is the id of the i-th profile a benchmark reads or writes: a
+// walk over the whole directory that no cache of recent rows keeps up with.
+func scattered(ps []*extdir.Profile, i int) string { return ps[(i*7919)%len(ps)].ID }
+
 // create measures a durable insert: one commit made durable per profile.
 func create(b *testing.B, backend Backend) {
 	s := backend.Open(b, nil)
@@ -99,12 +110,11 @@ func create(b *testing.B, backend Backend) {
 }
 
 func get(b *testing.B, backend Backend) {
-	ps := Profiles(directory)
-	s := backend.Open(b, ps)
+	s, ps := seeded(b, backend)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if _, err := s.Get(ctx, Tenant, ps[(i*7919)%len(ps)].ID); err != nil {
+		if _, err := s.Get(ctx, Tenant, scattered(ps, i)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -113,8 +123,7 @@ func get(b *testing.B, backend Backend) {
 // getParallel shows how reads scale over the connections, once they are
 // open (each prepares its statements on first use).
 func getParallel(b *testing.B, backend Backend) {
-	ps := Profiles(directory)
-	s := backend.Open(b, ps)
+	s, ps := seeded(b, backend)
 	ctx := context.Background()
 	var warm sync.WaitGroup
 	for range backend.ReadConns(s) {
@@ -131,7 +140,7 @@ func getParallel(b *testing.B, backend Backend) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for i := 0; pb.Next(); i++ {
-			if _, err := s.Get(ctx, Tenant, ps[(i*7919)%len(ps)].ID); err != nil {
+			if _, err := s.Get(ctx, Tenant, scattered(ps, i)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -141,8 +150,7 @@ func getParallel(b *testing.B, backend Backend) {
 // listFirstPage lists the first 100 of 10,000 live profiles, and the page
 // after the 5,000th for the keyset path.
 func listFirstPage(b *testing.B, backend Backend) {
-	ps := Profiles(directory)
-	s := backend.Open(b, ps)
+	s, ps := seeded(b, backend)
 	ctx := context.Background()
 	displayName, _ := extdir.PropertyByName("displayName")
 	byName := []store.Order{{Prop: displayName}}
@@ -172,7 +180,7 @@ func listFirstPage(b *testing.B, backend Backend) {
 // listStartsWith is the documented prefix filter, which an index range
 // serves: 10 of 10,000 rows match.
 func listStartsWith(b *testing.B, backend Backend) {
-	s := backend.Open(b, Profiles(directory))
+	s, _ := seeded(b, backend)
 	ctx := context.Background()
 	e, err := odata.Filter("startswith(displayName,'guest 0000')", extdir.KindPending)
 	if err != nil {
@@ -189,7 +197,7 @@ func listStartsWith(b *testing.B, backend Backend) {
 }
 
 func count(b *testing.B, backend Backend) {
-	s := backend.Open(b, Profiles(directory))
+	s, _ := seeded(b, backend)
 	ctx := context.Background()
 	q := store.Query{Tenant: Tenant, Kind: extdir.KindPending, Top: 1}
 	b.ReportAllocs()
@@ -202,13 +210,12 @@ func count(b *testing.B, backend Backend) {
 
 // update measures a durable read-modify-write: a PATCH of jobTitle.
 func update(b *testing.B, backend Backend) {
-	ps := Profiles(directory)
-	s := backend.Open(b, ps)
+	s, ps := seeded(b, backend)
 	ctx := context.Background()
 	jobTitle, _ := extdir.PropertyByName("jobTitle")
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		_, err := s.Update(ctx, Tenant, ps[(i*7919)%len(ps)].ID, func(p *extdir.Profile) error {
+		_, err := s.Update(ctx, Tenant, scattered(ps, i), func(p *extdir.Profile) error {
 			p.Patch(extdir.Changes{{Prop: jobTitle, Value: extdir.StringValue(p.DisplayName)}})
 			return nil
 		})
