@@ -1,6 +1,8 @@
 // Package store declares the storage interface every backend implements and
 // the paging cursor they share. Backends live in sub-packages (sqlite,
-// postgres); store/conformance is the suite each of them must pass.
+// postgres); store/conformance is the suite each of them must pass and
+// store/storebench the benchmarks each runs; store/sqlstore (with
+// store/sqlfilter) is the SQL the two share.
 package store
 
 import (

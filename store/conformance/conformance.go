@@ -1,6 +1,8 @@
 // Package conformance is the test suite every store.Store backend must pass:
-// a backend's test file hands Run a constructor and nothing else, so that
-// all backends keep exactly the same behaviour.
+// a backend's test file hands Run a constructor (which applies the few
+// Options the suite asks for) and nothing else, so that all backends keep
+// exactly the same behaviour. Profile is its fixture, for a backend's own
+// tests too.
 //
 // Beyond the doc comments of store.Store, the suite fixes these points:
 //   - times come back in whole seconds, in UTC;
