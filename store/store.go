@@ -1,6 +1,8 @@
 // Package store declares the storage interface every backend implements and
 // the paging cursor they share. Backends live in sub-packages (sqlite,
-// postgres); store/conformance is the suite each of them must pass.
+// postgres); store/conformance is the suite each of them must pass and
+// store/storebench the benchmarks each runs; store/sqlstore (with
+// store/sqlfilter) is the SQL the two share.
 package store
 
 import (
@@ -36,10 +38,37 @@ type Store interface {
 	// the store only persists. Writing a row that makes a live profile share
 	// a phone number with another live one returns ErrPhoneTaken and changes
 	// nothing. Update returns the profile as written.
+	//
+	// The callback rules, Purge's too:
+	//   - fn may run more than once for one call. PostgreSQL runs the whole
+	//     transaction again, on a fresh read, when the database aborts it for
+	//     a concurrent one (a serialization failure or a deadlock, up to ten
+	//     attempts); each run gets the profile as then committed, and only
+	//     the last run's changes are written. SQLite runs fn at most once per
+	//     call, inside a batch of other calls' writes (group commit).
+	//   - fn returning nil does not mean the write happened: the commit may
+	//     still fail (SQLite then fails every write of the batch), and the
+	//     call returns that error. And fn is not called at all for an
+	//     unknown id, a closed store or a context canceled before the write
+	//     began.
+	//   So fn must be a pure decision on the profile it is given: read it,
+	//   change it or refuse with an error, and nothing else; no I/O, no
+	//   state outside the profile that assumes the write is made.
+	//   - fn must not call the store, nor wait for anything that does: it
+	//     runs while the backend holds the write. On SQLite that is the
+	//     store's only write connection and the open batch, so a Create,
+	//     Update or Purge from fn waits for ever behind fn itself, an Expire
+	//     until its context ends, and a read of an in-memory store for the
+	//     busy timeout (then fails); on PostgreSQL it is the row's lock and a
+	//     pooled connection, so another write of the row waits until the
+	//     statement timeout. fn should also be quick: on SQLite every other
+	//     write waits for it.
 	Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error)
 
-	// Purge deletes the profile for good, if fn (given the current state)
-	// returns nil.
+	// Purge deletes the profile for good if fn, given its current state,
+	// returns nil, in one transaction; fn's error is returned unchanged and
+	// nothing is deleted. fn follows Update's callback rules, and should
+	// only decide: Purge ignores what it changes.
 	Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error
 
 	// List returns one page of the profiles that match q, in q's order.
@@ -49,8 +78,9 @@ type Store interface {
 	Count(ctx context.Context, q Query) (int64, error)
 
 	// Expire deletes for good, in every tenant, the profiles soft-deleted
-	// before the given time (the retention period's end), and returns how many it deleted. Safe to run
-	// concurrently with itself and with any other call.
+	// before the given time (the retention period's end), and returns how
+	// many it deleted. Safe to run concurrently with itself and with any
+	// other call.
 	Expire(ctx context.Context, deletedBefore time.Time) (int64, error)
 
 	// Ping reports whether the store answers.

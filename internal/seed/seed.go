@@ -35,23 +35,18 @@ func Company(i int) string { return fmt.Sprintf("Company %03d", i%Companies) }
 // Supervisor is the supervisorId of row i.
 func Supervisor(i int) string { return fmt.Sprintf("sup-%05d", i%Supervisors) }
 
-// Profile is row i of a tenant. Phone numbers are unique per tenant.
+// Profile is row i of a tenant: an invitation (extdir.NewPending) created
+// i seconds after created, with deterministic properties on top. Phone
+// numbers are unique per tenant; every other row is not discoverable.
 func Profile(tenant string, i int, created time.Time) *extdir.Profile {
 	company, supervisor := Company(i), Supervisor(i)
-	return &extdir.Profile{
-		Tenant:          tenant,
-		Kind:            extdir.KindPending,
-		ID:              fmt.Sprintf("%08x-0000-4000-8000-%012x", hash(tenant), i),
-		DisplayName:     fmt.Sprintf("User %07d", i),
-		PhoneNumber:     fmt.Sprintf("+1%010d", i),
-		CompanyName:     &company,
-		SupervisorID:    &supervisor,
-		IsDiscoverable:  i%2 == 0,
-		IsEnabled:       true,
-		CreatedBy:       "seed",
-		CreatedDateTime: created.Add(time.Duration(i) * time.Second),
-		Epoch:           1,
-	}
+	p := extdir.NewPending(tenant, fmt.Sprintf("%08x-0000-4000-8000-%012x", hash(tenant), i), "seed", created.Add(time.Duration(i)*time.Second))
+	p.DisplayName = fmt.Sprintf("User %07d", i)
+	p.PhoneNumber = fmt.Sprintf("+1%010d", i)
+	p.CompanyName = &company
+	p.SupervisorID = &supervisor
+	p.IsDiscoverable = i%2 == 0
+	return p
 }
 
 func hash(s string) uint32 {

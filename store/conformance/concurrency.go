@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -94,7 +95,7 @@ var concurrencyTests = []test{
 		epochs := make([]int64, workers)
 		errs := together(workers, func(i int) error {
 			q, err := s.Update(t.Context(), tenantA, p.ID, func(p *extdir.Profile) error {
-				p.Epoch++
+				p.Patch(setJobTitle(fmt.Sprintf("writer %d", i)))
 				return nil
 			})
 			if err == nil {
@@ -154,7 +155,7 @@ var concurrencyTests = []test{
 					return err
 				}
 				if _, err := s.Update(t.Context(), tenantA, ps[i].ID, func(p *extdir.Profile) error {
-					p.Epoch++
+					p.Patch(setJobTitle("updated"))
 					return nil
 				}); err != nil {
 					return err
@@ -234,7 +235,7 @@ var closeTests = []test{
 			_, err := s.Update(t.Context(), tenantA, p.ID, func(p *extdir.Profile) error {
 				close(entered)
 				<-release
-				p.Epoch++
+				p.Patch(setJobTitle("in flight"))
 				return nil
 			})
 			updated <- err

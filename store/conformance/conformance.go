@@ -1,6 +1,8 @@
 // Package conformance is the test suite every store.Store backend must pass:
-// a backend's test file hands Run a constructor and nothing else, so that
-// all backends keep exactly the same behaviour.
+// a backend's test file hands Run a constructor (which applies the few
+// Options the suite asks for) and nothing else, so that all backends keep
+// exactly the same behaviour. Profile is its fixture, for a backend's own
+// tests too.
 //
 // Beyond the doc comments of store.Store, the suite fixes these points:
 //   - times come back in whole seconds, in UTC;
@@ -23,29 +25,42 @@ import (
 	"github.com/extdir/extdir/store"
 )
 
-// Run runs the whole suite. newStore returns a new, empty store and
-// registers its own cleanup with t (the suite may already have closed it).
-func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+// Options are the settings of a store that the suite needs a backend to
+// take, so that it can reach a behaviour without writing thousands of rows.
+// The zero value is the backend's defaults.
+type Options struct {
+	// ExpireBatch, if not zero, is the most rows one batch (one
+	// transaction) of Expire deletes.
+	ExpireBatch int
+}
+
+// Run runs the whole suite. newStore returns a new, empty store set up as
+// opts says, and registers its own cleanup with t (the suite may already
+// have closed it).
+func Run(t *testing.T, newStore func(t *testing.T, opts Options) store.Store) {
 	groups := []struct {
 		name  string
 		tests []test
+		opts  Options // of every store of the group
 	}{
-		{"profiles", profileTests},
-		{"tenants", tenantTests},
-		{"phone", phoneTests},
-		{"update", updateTests},
-		{"remove", removeTests},
-		{"list", listTests},
-		{"purge", purgeTests},
-		{"concurrency", concurrencyTests},
-		{"close", closeTests},
+		{"profiles", profileTests, Options{}},
+		{"tenants", tenantTests, Options{}},
+		{"phone", phoneTests, Options{}},
+		{"update", updateTests, Options{}},
+		{"remove", removeTests, Options{}},
+		{"list", listTests, Options{}},
+		{"purge", purgeTests, Options{}},
+		// Batches of three: ten rows take four.
+		{"purge in batches", batchedPurgeTests, Options{ExpireBatch: 3}},
+		{"concurrency", concurrencyTests, Options{}},
+		{"close", closeTests, Options{}},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, tc := range g.tests {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
-					tc.fn(t, newStore(t))
+					tc.fn(t, newStore(t, g.opts))
 				})
 			}
 		})
@@ -67,24 +82,34 @@ const (
 // base is the fixtures' clock: whole seconds, UTC.
 var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// Profile returns the n-th invitation of the fixtures in tenant: a new
+// pending profile (extdir.NewPending) invited n seconds after the fixtures'
+// clock, with a display name and an id and phone number that no other n
+// has. A backend's own tests use it too.
+func Profile(tenant string, n int) *extdir.Profile {
+	p := extdir.NewPending(tenant, fmt.Sprintf("0d0e5c4b-0000-4000-8000-%012d", n), creator, base.Add(time.Duration(n)*time.Second))
+	p.DisplayName = fmt.Sprintf("Guest %d", n)
+	p.PhoneNumber = fmt.Sprintf("+1555%07d", n)
+	return p
+}
+
 // fixture issues ids and phone numbers that no other fixture profile of the
 // same test has.
 type fixture struct{ n int }
 
-// sparse returns a profile with only what a create must carry: every
-// optional property unset, booleans false.
+// sparse returns a profile of the kind with only what a create must carry:
+// every optional property unset, and the booleans false where an
+// invitation would set them. An external one is a pending one redeemed.
 func (f *fixture) sparse(tenant string, kind extdir.Kind) *extdir.Profile {
 	f.n++
-	return &extdir.Profile{
-		Tenant:          tenant,
-		Kind:            kind,
-		ID:              fmt.Sprintf("0d0e5c4b-0000-4000-8000-%012d", f.n),
-		DisplayName:     fmt.Sprintf("Guest %d", f.n),
-		PhoneNumber:     fmt.Sprintf("+1555%07d", f.n),
-		CreatedBy:       creator,
-		CreatedDateTime: base.Add(time.Duration(f.n) * time.Second),
-		Epoch:           1,
+	p := Profile(tenant, f.n)
+	p.IsDiscoverable, p.IsEnabled = false, false
+	if kind == extdir.KindExternal {
+		if err := p.Redeem(); err != nil {
+			panic("conformance: a new invitation does not redeem: " + err.Error())
+		}
 	}
+	return p
 }
 
 // full returns a profile with every property set.
@@ -126,18 +151,21 @@ func get(t *testing.T, s store.Store, tenant, id string) *extdir.Profile {
 	return p
 }
 
-// softDelete marks p deleted at the given time, as the HTTP layer does.
+// softDelete moves p to the deleted items at the given time, through the
+// domain's step (extdir.Profile.SoftDelete).
 func softDelete(t *testing.T, s store.Store, p *extdir.Profile, at time.Time) *extdir.Profile {
 	t.Helper()
-	q, err := s.Update(t.Context(), p.Tenant, p.ID, func(p *extdir.Profile) error {
-		p.DeletedDateTime = &at
-		p.Epoch++
-		return nil
-	})
+	q, err := s.Update(t.Context(), p.Tenant, p.ID, func(p *extdir.Profile) error { return p.SoftDelete(at) })
 	if err != nil {
 		t.Fatalf("soft-delete %s: %v", p.ID, err)
 	}
 	return q
+}
+
+// setJobTitle is the changes of a PATCH of jobTitle, for the tests whose
+// update stands for one (extdir.Profile.Patch).
+func setJobTitle(title string) extdir.Changes {
+	return extdir.Changes{{Prop: property("jobTitle"), Value: extdir.StringValue(title)}}
 }
 
 // update applies fn and fails the test on error.
@@ -324,7 +352,7 @@ var profileTests = []test{
 		if err := s.Create(ctx, f.sparse(tenantA, extdir.KindPending)); err == nil {
 			t.Fatal("create with a canceled context succeeded")
 		}
-		if _, err := s.Update(ctx, tenantA, p.ID, func(p *extdir.Profile) error { p.Epoch++; return nil }); err == nil {
+		if _, err := s.Update(ctx, tenantA, p.ID, func(p *extdir.Profile) error { p.Patch(setJobTitle("canceled")); return nil }); err == nil {
 			t.Fatal("update with a canceled context succeeded")
 		}
 		if err := s.Purge(ctx, tenantA, p.ID, func(*extdir.Profile) error { return nil }); err == nil {
@@ -457,9 +485,10 @@ var phoneTests = []test{
 			create(t, s, holder)
 			want := old.Clone()
 			_, err := s.Update(t.Context(), tenantA, old.ID, func(p *extdir.Profile) error {
-				p.DeletedDateTime = nil
-				p.Epoch++
-				p.DisplayName = "restored"
+				if err := p.Restore(); err != nil {
+					return err
+				}
+				p.Patch(extdir.Changes{{Prop: displayName, Value: extdir.StringValue("restored")}})
 				return nil
 			})
 			wantPhoneTaken(t, err, "restore into a clash")

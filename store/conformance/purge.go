@@ -70,3 +70,20 @@ var purgeTests = []test{
 		}
 	}},
 }
+
+// batchedPurgeTests run on stores whose Expire deletes three rows a batch.
+var batchedPurgeTests = []test{
+	{"purge works in batches", func(t *testing.T, s store.Store) {
+		deleted := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := range 10 {
+			p := Profile(tenantA, i)
+			p.DeletedDateTime = &deleted
+			if err := s.Create(t.Context(), p); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+		}
+		if n, err := s.Expire(t.Context(), deleted.Add(time.Second)); err != nil || n != 10 {
+			t.Fatalf("purge = %d, %v; want 10", n, err)
+		}
+	}},
+}

@@ -107,8 +107,7 @@ var updateTests = []test{
 			want := get(t, s, tenantA, p.ID)
 			update(t, s, p, func(got *extdir.Profile) {
 				wantProfile(t, want, got, "callback's profile")
-				got.Epoch++
-				got.JobTitle = ptr(got.DisplayName + string(rune('a'+i)))
+				got.Patch(setJobTitle(got.DisplayName + string(rune('a'+i))))
 			})
 		}
 		if got := get(t, s, tenantA, p.ID); got.Epoch != p.Epoch+3 || *got.JobTitle != p.DisplayName+"c" {
@@ -144,6 +143,20 @@ var updateTests = []test{
 		wantProfile(t, want, update(t, s, p, func(*extdir.Profile) {}), "profile returned by an empty update")
 		wantProfile(t, want, get(t, s, tenantA, p.ID), "get after an empty update")
 	}},
+	{"update that changes the tenant, seq or id is refused", func(t *testing.T, s store.Store) {
+		var f fixture
+		p := create(t, s, f.sparse(tenantA, extdir.KindPending))
+		for name, change := range map[string]func(*extdir.Profile){
+			"tenant": func(p *extdir.Profile) { p.Tenant = "other" },
+			"seq":    func(p *extdir.Profile) { p.Seq++ },
+			"id":     func(p *extdir.Profile) { p.ID = "other" },
+		} {
+			_, err := s.Update(t.Context(), tenantA, p.ID, func(p *extdir.Profile) error { change(p); return nil })
+			if err == nil {
+				t.Errorf("update changing the %s succeeded", name)
+			}
+		}
+	}},
 	{"update of an unknown id is not found and calls nothing", func(t *testing.T, s store.Store) {
 		_, err := s.Update(t.Context(), tenantA, "00000000-0000-0000-0000-000000000000", func(p *extdir.Profile) error {
 			t.Errorf("callback called for an unknown id with %+v", p)
@@ -154,7 +167,9 @@ var updateTests = []test{
 	{"update moves a profile between collections", func(t *testing.T, s store.Store) {
 		var f fixture
 		p := create(t, s, f.full(tenantA, extdir.KindPending))
-		update(t, s, p, func(p *extdir.Profile) { p.Kind = extdir.KindExternal; p.Epoch++ })
+		if _, err := s.Update(t.Context(), tenantA, p.ID, func(p *extdir.Profile) error { return p.Redeem() }); err != nil {
+			t.Fatalf("redeem %s: %v", p.ID, err)
+		}
 		wantIDs(t, s, store.Query{Tenant: tenantA, Kind: extdir.KindPending}, nil)
 		wantIDs(t, s, store.Query{Tenant: tenantA, Kind: extdir.KindExternal}, []string{p.ID})
 		softDelete(t, s, p, base)

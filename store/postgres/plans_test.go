@@ -11,6 +11,8 @@ import (
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/odata"
 	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/conformance"
+	"github.com/extdir/extdir/store/sqlstore"
 )
 
 // seedForPlans fills a store with 30,000 rows, one in five of them in
@@ -23,7 +25,7 @@ import (
 func seedForPlans(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
-	cols := columnList()
+	cols := sqlstore.ColumnList()
 	if _, err := s.pool.Exec(ctx, `INSERT INTO profiles (tenant, kind, `+cols+`)
 		SELECT CASE WHEN i % 5 = 0 THEN 't1' ELSE 't' || (i % 50) END, 1 + (i % 5 / 4),
 			'id-' || i,                                  -- id
@@ -206,7 +208,7 @@ func TestListingsAreNeverPrepared(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	p := testProfile("tenant", 1)
+	p := conformance.Profile("tenant", 1)
 	if err := s.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}

@@ -36,15 +36,15 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/sqlfilter"
+	"github.com/extdir/extdir/store/sqlstore"
 )
 
 // Defaults of Options, each used when neither the option nor the URL says
@@ -68,8 +68,13 @@ type Options struct {
 	ConnectTimeout time.Duration
 }
 
-// ErrClosed is what every call returns once Close has begun.
-var ErrClosed = &extdir.Error{Code: extdir.EUnavailable, Message: "The directory is shutting down."}
+// ErrClosed is what every call returns once Close has begun; it is
+// sqlstore.ErrClosed, the same value for every SQL backend.
+var ErrClosed = sqlstore.ErrClosed
+
+// dialect is how the shared SQL (store/sqlstore, store/sqlfilter) is
+// written for PostgreSQL.
+var dialect = sqlfilter.Postgres{}
 
 // Store is a store.Store on one PostgreSQL database (in the first schema of
 // the connection's search_path). It is safe for concurrent use, and any
@@ -80,10 +85,8 @@ type Store struct {
 	// large purge never holds many row locks or one long transaction.
 	purgeBatch int
 
-	mu     sync.Mutex // guards closed and active
-	closed bool
-	active int
-	idle   *sync.Cond // signalled when active drops to zero after Close
+	// gate admits calls until Close, which waits for those in flight.
+	gate sqlstore.Gate
 }
 
 var _ store.Store = (*Store)(nil)
@@ -125,7 +128,6 @@ func Open(ctx context.Context, connString string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	s := &Store{pool: pool, purgeBatch: 1000}
-	s.idle = sync.NewCond(&s.mu)
 	ok := false
 	defer func() {
 		if !ok {
@@ -213,33 +215,12 @@ func durableCommits(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// enter admits a call unless the store is closing; every admitted call must
-// leave.
-func (s *Store) enter() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	s.active++
-	return nil
-}
-
-func (s *Store) leave() {
-	s.mu.Lock()
-	s.active--
-	if s.active == 0 && s.closed {
-		s.idle.Broadcast()
-	}
-	s.mu.Unlock()
-}
-
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	if err := s.pool.Ping(ctx); err != nil {
 		return dbError(fmt.Errorf("postgres: ping: %w", err))
 	}
@@ -250,16 +231,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // flight, then closes the pool's connections. Calling Close again does
 // nothing.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
+	if s.gate.Close() {
+		s.pool.Close()
 	}
-	s.closed = true
-	for s.active > 0 {
-		s.idle.Wait()
-	}
-	s.mu.Unlock()
-	s.pool.Close()
 	return nil
 }

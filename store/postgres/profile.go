@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/store/sqlstore"
 )
 
 // The statements below are built from extdir.Columns, so that a property is
@@ -20,13 +21,13 @@ import (
 // same list.
 var (
 	// selectProfile reads a whole row: seq, tenant, kind, then every column.
-	selectProfile = "SELECT seq, tenant, kind, " + columnList() + " FROM profiles"
+	selectProfile = "SELECT seq, tenant, kind, " + sqlstore.ColumnList() + " FROM profiles"
 	selectByID    = selectProfile + " WHERE tenant = $1 AND id = $2"
 	// lockByID reads the row and locks it until the transaction ends: a
 	// concurrent writer of the same row, on this node or another, waits here
 	// and then reads what this one wrote.
 	lockByID      = selectByID + " FOR UPDATE"
-	insertProfile = "INSERT INTO profiles (tenant, kind, " + columnList() + ") VALUES (" + placeholders(1, 2+len(extdir.Columns)) + ") RETURNING seq"
+	insertProfile = "INSERT INTO profiles (tenant, kind, " + sqlstore.ColumnList() + ") VALUES (" + placeholders(1, 2+len(extdir.Columns)) + ") RETURNING seq"
 	// updateProfile rewrites every column but the identity (tenant, id,
 	// seq), and finds the row by its primary key (tenant, seq).
 	updateProfile = func() string {
@@ -50,15 +51,6 @@ var (
 // rewrites it.
 var idProperty, _ = extdir.PropertyByName("id")
 
-// columnList joins every column name.
-func columnList() string {
-	names := make([]string, len(extdir.Columns))
-	for i, p := range extdir.Columns {
-		names[i] = p.Column
-	}
-	return strings.Join(names, ", ")
-}
-
 // placeholders returns "$from, ..., $to".
 func placeholders(from, to int) string {
 	ps := make([]string, 0, to-from+1)
@@ -68,30 +60,13 @@ func placeholders(from, to int) string {
 	return strings.Join(ps, ", ")
 }
 
-// encode turns a property value into the argument its column takes.
-func encode(p *extdir.Property, v extdir.Value) any {
-	if v.Null {
-		return nil
-	}
-	switch p.Type {
-	case extdir.TypeBoolean:
-		return v.Bool
-	case extdir.TypeDateTimeOffset:
-		return v.Time.Unix()
-	case extdir.TypeInt32:
-		return v.Int
-	default:
-		return v.Str
-	}
-}
-
 // profileArgs lists tenant, kind and the value of every column of p, in
 // insertProfile's order.
 func profileArgs(p *extdir.Profile) []any {
 	args := make([]any, 0, 2+len(extdir.Columns))
 	args = append(args, p.Tenant, int16(p.Kind))
 	for _, c := range extdir.Columns {
-		args = append(args, encode(c, c.Get(p)))
+		args = append(args, sqlstore.Encode(dialect, c, c.Get(p)))
 	}
 	return args
 }
@@ -102,24 +77,10 @@ func updateArgs(p *extdir.Profile) []any {
 	args = append(args, int16(p.Kind))
 	for _, c := range extdir.Columns {
 		if c != idProperty {
-			args = append(args, encode(c, c.Get(p)))
+			args = append(args, sqlstore.Encode(dialect, c, c.Get(p)))
 		}
 	}
 	return append(args, p.Tenant, p.Seq)
-}
-
-// normalize brings the times of p to what the store keeps, whole seconds in
-// UTC, so that the profile a write returns is the one a later read returns.
-func normalize(p *extdir.Profile) {
-	for _, c := range extdir.Columns {
-		if c.Type != extdir.TypeDateTimeOffset {
-			continue
-		}
-		if v := c.Get(p); !v.Null {
-			v.Time = extdir.Timestamp(v.Time)
-			c.Set(p, v)
-		}
-	}
 }
 
 // rowBuffer receives the rows of selectProfile. One buffer serves every row
@@ -187,9 +148,6 @@ func scanOne(row pgx.Row) (*extdir.Profile, error) {
 	return b.profile()
 }
 
-// errDuplicateID is the clash on (tenant, id).
-var errDuplicateID = &extdir.Error{Code: extdir.EConflict, Message: "Another object with the same value for property id already exists."}
-
 // uniqueViolation maps a unique violation to the domain error it means, or
 // returns nil for any other error. The violated constraint's name tells the
 // two uniqueness rules of the table apart.
@@ -202,7 +160,7 @@ func uniqueViolation(err error) error {
 	case "profiles_live_phone":
 		return extdir.ErrPhoneTaken
 	case "profiles_tenant_id":
-		return errDuplicateID
+		return sqlstore.ErrDuplicateID
 	}
 	return nil
 }
@@ -242,11 +200,11 @@ func retry(ctx context.Context, op func() error) error {
 // UTC, as stored. The insert commits on its own: when Create returns, the
 // row is durable.
 func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
-	normalize(p)
+	defer s.gate.Leave()
+	sqlstore.Normalize(p)
 	args := profileArgs(p)
 	var seq int64
 	err := retry(ctx, func() error {
@@ -265,10 +223,10 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
 // Get returns the profile with the id in the tenant, live or soft-deleted,
 // of either kind.
 func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	p, err := scanOne(s.pool.QueryRow(ctx, selectByID, tenant, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, extdir.NotFound(id)
@@ -284,23 +242,21 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 // identify the row. A callback that changes nothing costs no write. When
 // the database aborts the transaction because of a concurrent one (a
 // serialization failure or a deadlock), Update starts over with a fresh
-// read, so fn may run more than once and must decide from the profile it is
-// given alone.
+// read, so fn may run more than once (up to maxAttempts times) and must
+// decide from the profile it is given alone; it runs holding the row's lock
+// and a pooled connection, so it must not call the store (store.Store.Update's
+// callback rules).
 func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	var written *extdir.Profile
 	err := s.writeTx(ctx, tenant, id, func(tx pgx.Tx, p *extdir.Profile) error {
-		before := p.Clone()
-		if err := fn(p); err != nil {
+		before, err := sqlstore.RunUpdate(p, fn)
+		if err != nil {
 			return err
 		}
-		if p.Tenant != before.Tenant || p.Seq != before.Seq || p.ID != before.ID {
-			return fmt.Errorf("postgres: update profile %s: the callback changed the tenant, seq or id", id)
-		}
-		normalize(p)
 		written = p
 		if !changed(before, p) {
 			return nil
@@ -325,8 +281,7 @@ func changed(a, b *extdir.Profile) bool {
 		return true
 	}
 	for _, c := range extdir.Columns {
-		va, vb := c.Get(a), c.Get(b)
-		if va.Null != vb.Null || encode(c, va) != encode(c, vb) {
+		if !sqlstore.StoredEqual(c, c.Get(a), c.Get(b)) {
 			return true
 		}
 	}
@@ -336,10 +291,10 @@ func changed(a, b *extdir.Profile) bool {
 // Purge deletes the profile for good if fn, given its current state,
 // returns nil. Like Update, it may run fn again after a retryable abort.
 func (s *Store) Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	return s.writeTx(ctx, tenant, id, func(tx pgx.Tx, p *extdir.Profile) error {
 		if err := fn(p); err != nil {
 			return err
@@ -403,33 +358,22 @@ const purgeBatchSQL = `DELETE FROM profiles WHERE ctid = ANY(ARRAY(
 // It stops at the first batch that is not full: the rows left then are
 // locked by another purge, which deletes them, or by a writer.
 func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return 0, err
 	}
-	defer s.leave()
-	// Stored times are whole seconds: a row deleted at second t is before a
-	// cutoff of t+0.5s, which the comparison must see as before t+1.
-	cutoff := deletedBefore.Unix()
-	if deletedBefore.Nanosecond() > 0 {
-		cutoff++
-	}
-	var total int64
-	for {
+	defer s.gate.Leave()
+	return sqlstore.Expire(deletedBefore, s.purgeBatch, func(cutoff int64, limit int) (int64, error) {
 		var tag pgconn.CommandTag
 		err := retry(ctx, func() error {
 			var err error
-			tag, err = s.pool.Exec(ctx, purgeBatchSQL, cutoff, s.purgeBatch)
+			tag, err = s.pool.Exec(ctx, purgeBatchSQL, cutoff, limit)
 			return err
 		})
 		if err != nil {
-			return total, dbError(fmt.Errorf("postgres: purge: %w", err))
+			return 0, dbError(fmt.Errorf("postgres: purge: %w", err))
 		}
-		n := tag.RowsAffected()
-		total += n
-		if n < int64(s.purgeBatch) {
-			return total, nil
-		}
-	}
+		return tag.RowsAffected(), nil
+	})
 }
 
 // Import inserts many profiles in one transaction: all of them or, on the
@@ -438,14 +382,14 @@ func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, err
 // Create. The inserts are sent as one pipelined batch, so the transaction
 // costs one round trip, not one per row. Each profile's Seq is set.
 func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var batch pgx.Batch
 		for _, p := range profiles {
-			normalize(p)
+			sqlstore.Normalize(p)
 			batch.Queue(insertProfile, profileArgs(p)...)
 		}
 		results := tx.SendBatch(ctx, &batch)
@@ -470,10 +414,10 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 // the background as the table grows; after a bulk Import, doing it at once
 // lets the planner pick the right index for a filter from the first query.
 func (s *Store) Analyze(ctx context.Context) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	if _, err := s.pool.Exec(ctx, "ANALYZE profiles"); err != nil {
 		return dbError(fmt.Errorf("postgres: analyze: %w", err))
 	}

@@ -10,9 +10,10 @@ import (
 // Where takes from the property table) and placeholders; values never pass
 // through it, except Bool, which returns an argument to bind.
 //
-// Case-insensitive conditions must be shaped so that the backend's
-// case-insensitive index on the column can serve them; each implementation
-// says which index that is.
+// Case-insensitive conditions and sort keys must be shaped so that the
+// backend's case-insensitive index on the column can serve them; each
+// implementation says which index that is. The paging methods (FoldOrder
+// to RowRange) are what store/sqlstore's keyset builder needs.
 type Dialect interface {
 	// Placeholder returns the marker of the n-th argument of the statement,
 	// counting from 1.
@@ -28,6 +29,24 @@ type Dialect interface {
 	FoldLike(column, ph string) string
 	// Bool returns the argument that stores b in a boolean column.
 	Bool(b bool) any
+
+	// FoldOrder returns the case-insensitive sort key of a string column,
+	// the expression the column's ordering index is built on (Graph orders
+	// strings ignoring case).
+	FoldOrder(column string) string
+	// FoldOrderArg returns the string bound at ph as a value comparable
+	// with FoldOrder(column): a keyset cursor's key.
+	FoldOrderArg(ph string) string
+	// NullsOrder returns what ORDER BY must add after the direction of a
+	// nullable term so that NULL sorts first ascending and last descending,
+	// "" where that is the database's own rule.
+	NullsOrder(desc bool) string
+	// False returns a condition that never holds, in the form the planner
+	// folds away.
+	False() string
+	// RowRange reports whether the planner turns a row comparison,
+	// (a, b) > ($1, $2), into a single range of an index on (a, b).
+	RowRange() bool
 }
 
 // SQLite is the dialect of SQLite (modernc.org/sqlite). Strings compare
@@ -71,6 +90,25 @@ func (SQLite) Bool(b bool) any {
 	return int64(0)
 }
 
+// FoldOrder returns "column COLLATE NOCASE", which an index declared on
+// "column COLLATE NOCASE" serves.
+func (SQLite) FoldOrder(column string) string { return column + " COLLATE NOCASE" }
+
+// FoldOrderArg returns ph itself: a comparison takes the collation of its
+// left operand, FoldOrder's COLLATE NOCASE.
+func (SQLite) FoldOrderArg(ph string) string { return ph }
+
+// NullsOrder returns "": SQLite sorts NULL first ascending, last descending.
+func (SQLite) NullsOrder(bool) string { return "" }
+
+// False returns "0", the integer literal SQLite's planner recognizes as
+// always false.
+func (SQLite) False() string { return "0" }
+
+// RowRange is false: the keyset condition is expanded term by term, whose
+// leading range SQLite's planner uses.
+func (SQLite) RowRange() bool { return false }
+
 // Postgres is the dialect of PostgreSQL. Strings compare through lower() on
 // both sides, which folds case by the database's collation (all of Unicode
 // for an ICU or UTF-8 libc collation). Booleans are boolean.
@@ -113,3 +151,33 @@ func (Postgres) FoldLike(column, ph string) string {
 
 // Bool returns b itself.
 func (Postgres) Bool(b bool) any { return b }
+
+// FoldOrder returns "(lower(column) COLLATE "C")": lower() compared
+// bytewise, so that the order ignores case and is the same whatever the
+// database's locale. The ordering indexes (profiles_live_by_display_name
+// and its kin) are built on exactly this expression.
+func (Postgres) FoldOrder(column string) string { return foldedC(column) }
+
+// FoldOrderArg returns "(lower($n::text) COLLATE "C")", folded as the
+// column is; the cast settles lower's overload for an untyped parameter.
+func (Postgres) FoldOrderArg(ph string) string { return foldedC(ph + "::text") }
+
+func foldedC(expr string) string { return "(lower(" + expr + ") COLLATE \"C\")" }
+
+// NullsOrder returns " NULLS LAST" descending and " NULLS FIRST"
+// ascending: PostgreSQL's own rule is the reverse of SQLite's, which the
+// conformance suite holds every backend to.
+func (Postgres) NullsOrder(desc bool) string {
+	if desc {
+		return " NULLS LAST"
+	}
+	return " NULLS FIRST"
+}
+
+// False returns "false".
+func (Postgres) False() string { return "false" }
+
+// RowRange is true: PostgreSQL turns (a, b) > ($1, $2) into one index
+// range, so a page deep inside a long run of ties costs no more than the
+// first.
+func (Postgres) RowRange() bool { return true }

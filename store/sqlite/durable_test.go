@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/extdir/extdir/store/conformance"
 )
 
 // A failed fsync is final: the commit it was for, and every later one, is
@@ -37,7 +39,7 @@ func TestWritesAndReadsWaitForTheSync(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "extdir.db"))
 	ctx := context.Background()
 	for i := range 20 {
-		p := testProfile("tenant", i)
+		p := conformance.Profile("tenant", i)
 		if err := s.Create(ctx, p); err != nil {
 			t.Fatal(err)
 		}

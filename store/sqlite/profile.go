@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/store/sqlstore"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -21,7 +22,7 @@ var (
 	// kind, then every column.
 	selectProfile = "SELECT " + rowJSON() + " FROM profiles"
 	selectByID    = selectProfile + " WHERE tenant = ? AND id = ?"
-	insertProfile = "INSERT INTO profiles (tenant, kind, " + columnList() + ") VALUES (?, ?" + strings.Repeat(", ?", len(extdir.Columns)) + ")"
+	insertProfile = "INSERT INTO profiles (tenant, kind, " + sqlstore.ColumnList() + ") VALUES (?, ?" + strings.Repeat(", ?", len(extdir.Columns)) + ")"
 )
 
 // A set of changed columns is a bit mask (changes), with the top bit for kind.
@@ -34,58 +35,15 @@ func init() {
 // rowWidth is the number of values in the row array of selectProfile.
 var rowWidth = 3 + len(extdir.Columns)
 
-// columnList joins every column name.
-func columnList() string {
-	names := make([]string, len(extdir.Columns))
-	for i, p := range extdir.Columns {
-		names[i] = p.Column
-	}
-	return strings.Join(names, ", ")
-}
-
-// encode turns a property value into what its column stores.
-func encode(p *extdir.Property, v extdir.Value) any {
-	if v.Null {
-		return nil
-	}
-	switch p.Type {
-	case extdir.TypeBoolean:
-		if v.Bool {
-			return int64(1)
-		}
-		return int64(0)
-	case extdir.TypeDateTimeOffset:
-		return v.Time.Unix()
-	case extdir.TypeInt32:
-		return v.Int
-	default:
-		return v.Str
-	}
-}
-
 // profileArgs lists the values of every column of p, in extdir.Columns
 // order, after prefix.
 func profileArgs(p *extdir.Profile, prefix ...any) []any {
 	args := make([]any, 0, len(prefix)+len(extdir.Columns)+1)
 	args = append(args, prefix...)
 	for _, c := range extdir.Columns {
-		args = append(args, encode(c, c.Get(p)))
+		args = append(args, sqlstore.Encode(dialect, c, c.Get(p)))
 	}
 	return args
-}
-
-// normalize brings the times of p to what the store keeps, whole seconds in
-// UTC, so that the profile a write returns is the one a later read returns.
-func normalize(p *extdir.Profile) {
-	for _, c := range extdir.Columns {
-		if c.Type != extdir.TypeDateTimeOffset {
-			continue
-		}
-		if v := c.Get(p); !v.Null {
-			v.Time = extdir.Timestamp(v.Time)
-			c.Set(p, v)
-		}
-	}
 }
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.
@@ -102,9 +60,6 @@ func scanProfile(row rowScanner) (*extdir.Profile, error) {
 	return profileFromRow(text)
 }
 
-// errDuplicateID is the clash on (tenant, id).
-var errDuplicateID = &extdir.Error{Code: extdir.EConflict, Message: "Another object with the same value for property id already exists."}
-
 // uniqueViolation maps a UNIQUE constraint failure to the domain error it
 // means, or returns nil for any other error. SQLite names the columns of the
 // violated index in the message, which is how the two uniqueness rules of the
@@ -119,7 +74,7 @@ func uniqueViolation(err error) error {
 	case strings.Contains(msg, "profiles.phone_number"):
 		return extdir.ErrPhoneTaken
 	case strings.Contains(msg, "profiles.id"):
-		return errDuplicateID
+		return sqlstore.ErrDuplicateID
 	}
 	return nil
 }
@@ -127,11 +82,11 @@ func uniqueViolation(err error) error {
 // Create inserts p and sets p.Seq; p's times are brought to whole seconds in
 // UTC, as stored.
 func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
-	normalize(p)
+	defer s.gate.Leave()
+	sqlstore.Normalize(p)
 	var seq int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, profileArgs(p, p.Tenant, int64(p.Kind))...)
@@ -157,10 +112,10 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
 // Get returns the profile with the id in the tenant, live or soft-deleted,
 // of either kind.
 func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	p, err := scanProfile(s.get.QueryRowContext(ctx, tenant, id))
 	if berr := s.durable.readBarrier(); berr != nil {
 		return nil, berr
@@ -176,24 +131,22 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 
 // Update runs fn on the current row inside a write transaction and writes
 // back what it changed. fn must not change Tenant, Seq or ID: they identify
-// the row. A callback that changes nothing costs no write. fn runs while the
-// store's only write connection is held, so it must not call Create, Update,
-// Purge or Expire itself (it would wait for ever for that connection).
+// the row. A callback that changes nothing costs no write. fn runs once, on
+// the committer goroutine, while the store's only write connection and the
+// batch's transaction are held: it must not call the store (a write would
+// wait for ever behind it), and every other write waits for it to return
+// (store.Store.Update's callback rules).
 func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	var written *extdir.Profile
 	err := s.writeTx(ctx, tenant, id, func(tx *sql.Tx, p *extdir.Profile) error {
-		before := p.Clone()
-		if err := fn(p); err != nil {
+		before, err := sqlstore.RunUpdate(p, fn)
+		if err != nil {
 			return err
 		}
-		if p.Tenant != before.Tenant || p.Seq != before.Seq || p.ID != before.ID {
-			return fmt.Errorf("sqlite: update profile %s: the callback changed the tenant, seq or id", id)
-		}
-		normalize(p)
 		written = p
 		set, args := changes(before, p)
 		if set == 0 {
@@ -226,11 +179,9 @@ func changes(a, b *extdir.Profile) (set uint64, args []any) {
 		args = append(args, int64(b.Kind))
 	}
 	for i, c := range extdir.Columns {
-		va, vb := c.Get(a), c.Get(b)
-		ea, eb := encode(c, va), encode(c, vb)
-		if va.Null != vb.Null || ea != eb {
+		if vb := c.Get(b); !sqlstore.StoredEqual(c, c.Get(a), vb) {
 			set |= 1 << i
-			args = append(args, eb)
+			args = append(args, sqlstore.Encode(dialect, c, vb))
 		}
 	}
 	return set, args
@@ -329,10 +280,10 @@ func columnIndex(column string) (int, bool) {
 // Purge deletes the profile for good if fn, given its current state,
 // returns nil.
 func (s *Store) Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	return s.writeTx(ctx, tenant, id, func(tx *sql.Tx, p *extdir.Profile) error {
 		if err := fn(p); err != nil {
 			return err
@@ -370,35 +321,25 @@ const purgeBatchSQL = `DELETE FROM profiles WHERE seq IN (
 // deletedBefore. It works in batches of purgeBatch rows, each its own
 // transaction, so that other writers get the lock between batches.
 func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return 0, err
 	}
-	defer s.leave()
-	// Stored times are whole seconds: a row deleted at second t is before a
-	// cutoff of t+0.5s, which the comparison must see as before t+1.
-	cutoff := deletedBefore.Unix()
-	if deletedBefore.Nanosecond() > 0 {
-		cutoff++
-	}
-	var total int64
-	for {
+	defer s.gate.Leave()
+	return sqlstore.Expire(deletedBefore, s.purgeBatch, func(cutoff int64, limit int) (int64, error) {
 		seq := s.durable.begin()
-		res, err := s.writer.ExecContext(ctx, purgeBatchSQL, cutoff, s.purgeBatch)
+		res, err := s.writer.ExecContext(ctx, purgeBatchSQL, cutoff, limit)
 		if err != nil {
-			return total, fmt.Errorf("sqlite: purge: %w", err)
+			return 0, fmt.Errorf("sqlite: purge: %w", err)
 		}
 		if err := s.durable.await(seq); err != nil {
-			return total, err
+			return 0, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("sqlite: purge: %w", err)
+			return 0, fmt.Errorf("sqlite: purge: %w", err)
 		}
-		total += n
-		if n < int64(s.purgeBatch) {
-			return total, nil
-		}
-	}
+		return n, nil
+	})
 }
 
 // Import inserts many profiles in one transaction: all of them or, on the
@@ -406,10 +347,10 @@ func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, err
 // large directory and restoring an export need; a request-serving path uses
 // Create. Each profile's Seq is set.
 func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: import: %w", err)
@@ -417,7 +358,7 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	stmt := tx.StmtContext(ctx, s.insert)
 	for _, p := range profiles {
-		normalize(p)
+		sqlstore.Normalize(p)
 		res, err := stmt.ExecContext(ctx, profileArgs(p, p.Tenant, int64(p.Kind))...)
 		if err != nil {
 			if derr := uniqueViolation(err); derr != nil {
@@ -439,10 +380,10 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 // Analyze refreshes the query planner's statistics, which it needs to pick
 // the right index for a filter once a table is large.
 func (s *Store) Analyze(ctx context.Context) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	seq := s.durable.begin()
 	if _, err := s.writer.ExecContext(ctx, "ANALYZE"); err != nil {
 		return fmt.Errorf("sqlite: analyze: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/store/sqlstore"
 )
 
 // A row travels from SQLite as one value, json_array(seq, tenant, kind,
@@ -22,7 +23,7 @@ import (
 // json_array's strings, so nearly every value is a plain slice.
 
 // rowJSON is the expression that selects a whole row as one value.
-func rowJSON() string { return "json_array(seq, tenant, kind, " + columnList() + ")" }
+func rowJSON() string { return "json_array(seq, tenant, kind, " + sqlstore.ColumnList() + ")" }
 
 // rowValue is one element of a row array.
 type rowValue struct {

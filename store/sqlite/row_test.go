@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/store/conformance"
 )
 
 // Every string a client can store comes back byte for byte through the
@@ -18,7 +19,7 @@ func TestRowArrayKeepsEveryString(t *testing.T) {
 		"é ü 中文 🙂", `null`, `[1,2]`, `"`, `\`, `\\u0041`, "",
 	}
 	for i, name := range names {
-		p := testProfile("tenant", i)
+		p := conformance.Profile("tenant", i)
 		p.DisplayName = name
 		company := name
 		p.CompanyName = &company
@@ -57,22 +58,27 @@ func TestParseRow(t *testing.T) {
 func TestUpdateWritesTheChangedColumns(t *testing.T) {
 	s := openTest(t, Memory)
 	ctx := context.Background()
-	p := testProfile("tenant", 1)
+	p := conformance.Profile("tenant", 1)
 	if err := s.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	steps := []func(p *extdir.Profile){
-		func(p *extdir.Profile) { title := "Engineer"; p.JobTitle = &title; p.Epoch++ },
-		func(p *extdir.Profile) { p.Kind = extdir.KindExternal; p.Epoch++ },
-		func(p *extdir.Profile) {
-			company, dept := "Contoso", "Sales"
-			p.CompanyName, p.Department, p.DisplayName, p.IsEnabled = &company, &dept, "Renamed", false
-			p.Epoch++
-		},
-		func(p *extdir.Profile) { p.JobTitle = nil },
+	set := func(name string, v extdir.Value) extdir.Change {
+		prop, _ := extdir.PropertyByName(name)
+		return extdir.Change{Prop: prop, Value: v}
+	}
+	patch := func(changes ...extdir.Change) func(p *extdir.Profile) error {
+		return func(p *extdir.Profile) error { p.Patch(changes); return nil }
+	}
+	steps := []func(p *extdir.Profile) error{
+		patch(set("jobTitle", extdir.StringValue("Engineer"))),
+		func(p *extdir.Profile) error { return p.Redeem() },
+		patch(set("companyName", extdir.StringValue("Contoso")), set("department", extdir.StringValue("Sales")),
+			set("displayName", extdir.StringValue("Renamed")), set("isEnabled", extdir.Value{Bool: false})),
+		// A store-level write of one column, without the epoch.
+		func(p *extdir.Profile) error { p.JobTitle = nil; return nil },
 	}
 	for i, step := range steps {
-		want, err := s.Update(ctx, "tenant", p.ID, func(p *extdir.Profile) error { step(p); return nil })
+		want, err := s.Update(ctx, "tenant", p.ID, step)
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}

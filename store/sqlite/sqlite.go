@@ -21,11 +21,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/sqlfilter"
+	"github.com/extdir/extdir/store/sqlstore"
 
 	// The driver registers itself as "sqlite".
 	_ "modernc.org/sqlite"
@@ -43,8 +43,13 @@ type Options struct {
 	Readers int
 }
 
-// ErrClosed is what every call returns once Close has begun.
-var ErrClosed = &extdir.Error{Code: extdir.EUnavailable, Message: "The directory is shutting down."}
+// ErrClosed is what every call returns once Close has begun; it is
+// sqlstore.ErrClosed, the same value for every SQL backend.
+var ErrClosed = sqlstore.ErrClosed
+
+// dialect is how the shared SQL (store/sqlstore, store/sqlfilter) is
+// written for SQLite.
+var dialect = sqlfilter.SQLite{}
 
 // Store is a store.Store on one SQLite database. It is safe for concurrent
 // use.
@@ -76,10 +81,8 @@ type Store struct {
 	// and reads until what they rest on is durable (durable.go).
 	durable *durability
 
-	mu     sync.Mutex // guards closed and active
-	closed bool
-	active int
-	idle   *sync.Cond // signalled when active drops to zero after Close
+	// gate admits calls until Close, which waits for those in flight.
+	gate sqlstore.Gate
 }
 
 var _ store.Store = (*Store)(nil)
@@ -108,7 +111,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 
 	s := &Store{path: path, purgeBatch: 1000, durable: newDurability(path)}
-	s.idle = sync.NewCond(&s.mu)
 	ok := false
 	defer func() {
 		if !ok {
@@ -239,33 +241,12 @@ func (s *Store) prepare(ctx context.Context) error {
 	return s.updates.prepare(ctx, s.writer)
 }
 
-// enter admits a call unless the store is closing; every admitted call must
-// leave.
-func (s *Store) enter() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	s.active++
-	return nil
-}
-
-func (s *Store) leave() {
-	s.mu.Lock()
-	s.active--
-	if s.active == 0 && s.closed {
-		s.idle.Broadcast()
-	}
-	s.mu.Unlock()
-}
-
 // Ping reports whether both the read pool and the write connection answer.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	if err := s.reader.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping reader: %w", err)
 	}
@@ -280,16 +261,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // into the database file, so that a closed database is a single file. Calling
 // Close again does nothing.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Close() {
 		return nil
 	}
-	s.closed = true
-	for s.active > 0 {
-		s.idle.Wait()
-	}
-	s.mu.Unlock()
 	// Every write call has returned, so no op is queued or in flight.
 	close(s.ops)
 	<-s.committerDone
