@@ -213,29 +213,40 @@ func publishFile(folder, name string, data []byte, publish func(oldPath, newPath
 }
 
 // clientFile is the file of a registered client id, or "" when the id
-// cannot be one extdir generated: ids become file names only when they are
-// canonical GUIDs, so no client_id can reach outside the folder.
-func clientFile(dataDir, id string) string {
+// cannot be one extdir generated.
+func clientFile(dataDir, id string) string { return recordFile(dataDir, clientsFolder, id) }
+
+func readClient(path string) (*Client, error) { return readRecord[Client](path, "client") }
+
+// recordFile is the file of a record (a client, a user) named by its id in
+// folder, or "" when the id is not a canonical GUID: ids become file names
+// only then, so that no id can name a file outside the folder.
+func recordFile(dataDir, folder, id string) string {
 	u, err := uuid.Parse(id)
 	if err != nil || u.String() != id {
 		return ""
 	}
-	return filepath.Join(dataDir, clientsFolder, id+".json")
+	return filepath.Join(dataDir, folder, id+".json")
 }
 
-func readClient(path string) (*Client, error) {
+// readRecord reads one record file as JSON and checks it; what names the
+// kind of record in errors.
+func readRecord[T any, PT interface {
+	*T
+	check() error
+}](path, what string) (*T, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var c Client
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("client file %s: %w", path, err)
+	var r T
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s file %s: %w", what, path, err)
 	}
-	if err := c.check(); err != nil {
-		return nil, fmt.Errorf("client file %s: %w", path, err)
+	if err := PT(&r).check(); err != nil {
+		return nil, fmt.Errorf("%s file %s: %w", what, path, err)
 	}
-	return &c, nil
+	return &r, nil
 }
 
 // ListClients returns the clients registered in dataDir, oldest first.

@@ -188,33 +188,20 @@ func writeUser(dataDir string, u *User, write func(folder, name string, data []b
 }
 
 // userFile is the file of a user's object id, or "" when the id is not a
-// canonical GUID, so that no id can name a file outside the folder.
-func userFile(dataDir, objectID string) string {
-	u, err := uuid.Parse(objectID)
-	if err != nil || u.String() != objectID {
-		return ""
-	}
-	return filepath.Join(dataDir, usersFolder, objectID+".json")
-}
+// canonical GUID.
+func userFile(dataDir, objectID string) string { return recordFile(dataDir, usersFolder, objectID) }
 
 func readUser(path string) (*User, error) {
-	data, err := os.ReadFile(path)
+	u, err := readRecord[User](path, "user")
 	if err != nil {
 		return nil, err
-	}
-	var u User
-	if err := json.Unmarshal(data, &u); err != nil {
-		return nil, fmt.Errorf("user file %s: %w", path, err)
-	}
-	if err := u.check(); err != nil {
-		return nil, fmt.Errorf("user file %s: %w", path, err)
 	}
 	if filepath.Base(path) != u.ObjectID+".json" {
 		// A file copied under another user's name must not sign in as
 		// that user.
 		return nil, fmt.Errorf("user file %s holds user %s", path, u.ObjectID)
 	}
-	return &u, nil
+	return u, nil
 }
 
 // ListUsers returns the users of dataDir, oldest first.
