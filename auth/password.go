@@ -97,7 +97,7 @@ func parsePHC(s string) (*phcHash, error) {
 	h := &phcHash{}
 	var lanes uint32
 	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &h.memory, &h.passes, &lanes); err != nil || n != 3 {
-		return nil, fmt.Errorf("password_hash: parameters %q are not m=...,t=...,p=...", parts[3])
+		return nil, fmt.Errorf("password_hash: parameters %q are not of the form m=<KiB>,t=<passes>,p=<lanes>", parts[3])
 	}
 	if h.memory < 8*lanes || h.memory > maxArgonMemoryKiB || h.passes < 1 || h.passes > maxArgonPasses || lanes < 1 || lanes > maxArgonLanes {
 		return nil, fmt.Errorf("password_hash: parameters %q are outside what extdir accepts (m ≤ %d, t ≤ %d, p ≤ %d)", parts[3], maxArgonMemoryKiB, maxArgonPasses, maxArgonLanes)
