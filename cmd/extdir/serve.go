@@ -39,6 +39,9 @@ type serveConfig struct {
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
+	// --ephemeral and --ready-file; see ephemeral.go.
+	ephemeral bool
+	readyFile string
 	// PostgreSQL pool settings; zero keeps the URL's or the default.
 	dbPoolSize         int
 	dbStatementTimeout time.Duration
@@ -81,11 +84,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.BoolVar(&cfg.ephemeral, "ephemeral", false, "a throwaway server for tests: memory database, a free loopback port, self-signed https, a fresh data dir removed at exit, a client and an administrator test user in the development tenant; prints one JSON line on stdout when ready (url, tenant_id, client_id, client_secret, ca_file, admin_url, upn, password)")
+	fs.StringVar(&cfg.readyFile, "ready-file", "", "once the server is ready, write its JSON ready line (the one --ephemeral prints) to this file, mode 0600")
 	if err := parseFlags(fs, args, getenv, stdout, "Runs the Graph beta API for pendingExternalUserProfile and externalUserProfile."); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if cfg.ephemeral {
+		tempDir, err := cfg.applyEphemeral(fs)
+		if err != nil {
+			return err
+		}
+		if tempDir != "" {
+			defer os.RemoveAll(tempDir)
+		}
 	}
 	if err := cfg.check(); err != nil {
 		return err
@@ -204,6 +218,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if cfg.ephemeral || cfg.readyFile != "" {
+		line, err := cfg.newReadyLine(cfg.origin(scheme, ln.Addr()), cfg.ephemeral)
+		if err == nil {
+			err = cfg.announce(line, stdout)
+		}
+		if err != nil {
+			_ = srv.Close()
+			stopPurge()
+			<-purgeDone
+			return err
+		}
+	}
 
 	select {
 	case err := <-serveErr:
