@@ -25,24 +25,12 @@ const clientUsage = `Usage:
 
 // runClient manages the clients of the built-in token endpoint.
 func runClient(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, clientUsage)
-		return &usageError{msg: "client: a subcommand is required: add, list, remove or secret"}
-	}
-	switch args[0] {
-	case "add":
-		return runClientAdd(args[1:], getenv, stdout, stderr)
-	case "list":
-		return runClientList(args[1:], getenv, stdout)
-	case "remove":
-		return runClientRemove(args[1:], getenv, stdout)
-	case "secret":
-		return runClientSecret(args[1:], getenv, stdout)
-	case "help", "--help", "-help", "-h":
-		fmt.Fprint(stdout, clientUsage)
-		return nil
-	}
-	return &usageError{msg: fmt.Sprintf("client: unknown subcommand %q (add, list, remove, secret)", args[0])}
+	return runSubcommand("client", clientUsage, args, stdout, stderr, []subcommand{
+		{"add", func(args []string) error { return runClientAdd(args, getenv, stdout, stderr) }},
+		{"list", func(args []string) error { return runClientList(args, getenv, stdout) }},
+		{"remove", func(args []string) error { return runClientRemove(args, getenv, stdout) }},
+		{"secret", func(args []string) error { return runClientSecret(args, getenv, stdout) }},
+	})
 }
 
 // addedClient is what `extdir client add` prints: everything a client

@@ -88,3 +88,34 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// subcommand is one verb of a command group such as `extdir client`.
+type subcommand struct {
+	name string
+	run  func(args []string) error
+}
+
+// runSubcommand dispatches args to the group's subcommand: the usage on
+// stderr and a usage error without one, the usage on stdout for help, and
+// a usage error naming the choices for an unknown one.
+func runSubcommand(group, usage string, args []string, stdout, stderr io.Writer, subs []subcommand) error {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &usageError{msg: fmt.Sprintf("%s: a subcommand is required: %s", group, strings.Join(names, ", "))}
+	}
+	switch args[0] {
+	case "help", "--help", "-help", "-h":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(args[1:])
+		}
+	}
+	return &usageError{msg: fmt.Sprintf("%s: unknown subcommand %q (%s)", group, args[0], strings.Join(names, ", "))}
+}

@@ -19,22 +19,11 @@ A running server follows these changes within a few seconds.
 
 // runKeys manages the built-in issuer's signing keys.
 func runKeys(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, keysUsage)
-		return &usageError{msg: "keys: a subcommand is required: list, rotate or retire"}
-	}
-	switch args[0] {
-	case "list":
-		return runKeysList(args[1:], getenv, stdout)
-	case "rotate":
-		return runKeysRotate(args[1:], getenv, stdout)
-	case "retire":
-		return runKeysRetire(args[1:], getenv, stdout)
-	case "help", "--help", "-help", "-h":
-		fmt.Fprint(stdout, keysUsage)
-		return nil
-	}
-	return &usageError{msg: fmt.Sprintf("keys: unknown subcommand %q (list, rotate, retire)", args[0])}
+	return runSubcommand("keys", keysUsage, args, stdout, stderr, []subcommand{
+		{"list", func(args []string) error { return runKeysList(args, getenv, stdout) }},
+		{"rotate", func(args []string) error { return runKeysRotate(args, getenv, stdout) }},
+		{"retire", func(args []string) error { return runKeysRetire(args, getenv, stdout) }},
+	})
 }
 
 func runKeysList(args []string, getenv func(string) string, stdout io.Writer) error {

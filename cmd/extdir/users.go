@@ -26,26 +26,13 @@ const userUsage = `Usage:
 
 // runUser manages the test users who sign in to the built-in issuer.
 func runUser(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, userUsage)
-		return &usageError{msg: "user: a subcommand is required: add, list, remove, set-password or hash-password"}
-	}
-	switch args[0] {
-	case "add":
-		return runUserAdd(args[1:], getenv, stdout)
-	case "list":
-		return runUserList(args[1:], getenv, stdout)
-	case "remove":
-		return runUserRemove(args[1:], getenv, stdout)
-	case "set-password":
-		return runUserSetPassword(args[1:], getenv, stdout)
-	case "hash-password":
-		return runUserHashPassword(args[1:], getenv, stdout)
-	case "help", "--help", "-help", "-h":
-		fmt.Fprint(stdout, userUsage)
-		return nil
-	}
-	return &usageError{msg: fmt.Sprintf("user: unknown subcommand %q (add, list, remove, set-password, hash-password)", args[0])}
+	return runSubcommand("user", userUsage, args, stdout, stderr, []subcommand{
+		{"add", func(args []string) error { return runUserAdd(args, getenv, stdout) }},
+		{"list", func(args []string) error { return runUserList(args, getenv, stdout) }},
+		{"remove", func(args []string) error { return runUserRemove(args, getenv, stdout) }},
+		{"set-password", func(args []string) error { return runUserSetPassword(args, getenv, stdout) }},
+		{"hash-password", func(args []string) error { return runUserHashPassword(args, getenv, stdout) }},
+	})
 }
 
 // addedUser is what `extdir user add` prints.
