@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // The delegated flows: a user signs in (with a password at the token
@@ -493,32 +491,18 @@ func (p *Provider) issueDelegated(client *Client, user *User, scopes scopeGrant,
 
 // idTokenClaims is an OpenID Connect ID token shaped like Entra's v2.0 one.
 type idTokenClaims struct {
-	Issuer            string           `json:"iss"`
-	Audience          string           `json:"aud"`
-	ExpiresAt         *jwt.NumericDate `json:"exp"`
-	NotBefore         *jwt.NumericDate `json:"nbf"`
-	IssuedAt          *jwt.NumericDate `json:"iat"`
-	Tenant            string           `json:"tid"`
-	ObjectID          string           `json:"oid"`
-	Subject           string           `json:"sub"`
-	Name              string           `json:"name"`
-	PreferredUsername string           `json:"preferred_username"`
-	Nonce             string           `json:"nonce,omitempty"`
-	Version           string           `json:"ver"`
+	registeredClaims
+	Name              string `json:"name"`
+	PreferredUsername string `json:"preferred_username"`
+	Nonce             string `json:"nonce,omitempty"`
+	Version           string `json:"ver"`
 }
 
 // mintIDToken signs the ID token of user for client (aud = client id).
 func (i *Issuer) mintIDToken(client *Client, user *User, nonce string) (string, error) {
 	now := i.now()
 	payload, err := json.Marshal(idTokenClaims{
-		Issuer:            i.IssuerFor(user.Tenant),
-		Audience:          client.ID,
-		ExpiresAt:         jwt.NewNumericDate(now.Add(TokenLifetime)),
-		NotBefore:         jwt.NewNumericDate(now),
-		IssuedAt:          jwt.NewNumericDate(now),
-		Tenant:            user.Tenant,
-		ObjectID:          user.ObjectID,
-		Subject:           user.ObjectID,
+		registeredClaims:  i.registered(user.Tenant, user.ObjectID, client.ID, now, TokenLifetime),
 		Name:              user.displayName(),
 		PreferredUsername: user.UPN,
 		Nonce:             nonce,

@@ -146,29 +146,50 @@ type tokenHeader struct {
 	KID  string `json:"kid"`
 }
 
+// registeredClaims open every token the issuer signs, access and ID
+// tokens alike: who issued it, for whom, when, and whose it is.
+type registeredClaims struct {
+	Issuer    string           `json:"iss"`
+	Audience  string           `json:"aud"`
+	ExpiresAt *jwt.NumericDate `json:"exp"`
+	NotBefore *jwt.NumericDate `json:"nbf"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	Tenant    string           `json:"tid"`
+	ObjectID  string           `json:"oid"`
+	Subject   string           `json:"sub"`
+}
+
+// registered are the registered claims of a token for objectID in tenant,
+// valid for ttl from now.
+func (i *Issuer) registered(tenant, objectID, audience string, now time.Time, ttl time.Duration) registeredClaims {
+	return registeredClaims{
+		Issuer:    i.IssuerFor(tenant),
+		Audience:  audience,
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		NotBefore: jwt.NewNumericDate(now),
+		IssuedAt:  jwt.NewNumericDate(now),
+		Tenant:    tenant,
+		ObjectID:  objectID,
+		Subject:   objectID,
+	}
+}
+
 // mintedClaims is the payload of a minted token, shaped like an Entra v2.0
 // access token. aud is a plain string, as Entra writes it (jwt's own claim
 // types would write a one-element array), which is why Mint encodes the
 // token itself and uses jwt only for the signature.
 type mintedClaims struct {
-	Issuer            string           `json:"iss"`
-	Audience          string           `json:"aud"`
-	ExpiresAt         *jwt.NumericDate `json:"exp"`
-	NotBefore         *jwt.NumericDate `json:"nbf"`
-	IssuedAt          *jwt.NumericDate `json:"iat"`
-	Tenant            string           `json:"tid"`
-	ObjectID          string           `json:"oid"`
-	Subject           string           `json:"sub"`
-	AZP               string           `json:"azp,omitempty"`
-	AppID             string           `json:"appid,omitempty"`
-	Roles             []string         `json:"roles,omitempty"`
-	Scope             string           `json:"scp,omitempty"`
-	WIDs              []string         `json:"wids,omitempty"`
-	Name              string           `json:"name,omitempty"`
-	PreferredUsername string           `json:"preferred_username,omitempty"`
-	Version           string           `json:"ver"`
-	UTI               string           `json:"uti"`
-	ID                string           `json:"jti"`
+	registeredClaims
+	AZP               string   `json:"azp,omitempty"`
+	AppID             string   `json:"appid,omitempty"`
+	Roles             []string `json:"roles,omitempty"`
+	Scope             string   `json:"scp,omitempty"`
+	WIDs              []string `json:"wids,omitempty"`
+	Name              string   `json:"name,omitempty"`
+	PreferredUsername string   `json:"preferred_username,omitempty"`
+	Version           string   `json:"ver"`
+	UTI               string   `json:"uti"`
+	ID                string   `json:"jti"`
 }
 
 // Mint signs an RS256 JWT for c with the current key. TTL defaults to one
@@ -205,14 +226,7 @@ func (i *Issuer) Mint(c Claims) (string, error) {
 	now := i.now()
 	key := i.keySet().current
 	payload, err := json.Marshal(mintedClaims{
-		Issuer:            i.IssuerFor(c.Tenant),
-		Audience:          aud,
-		ExpiresAt:         jwt.NewNumericDate(now.Add(ttl)),
-		NotBefore:         jwt.NewNumericDate(now),
-		IssuedAt:          jwt.NewNumericDate(now),
-		Tenant:            c.Tenant,
-		ObjectID:          c.ObjectID,
-		Subject:           c.ObjectID,
+		registeredClaims:  i.registered(c.Tenant, c.ObjectID, aud, now, ttl),
 		AZP:               c.AppID,
 		AppID:             c.AppID,
 		Roles:             c.Roles,
