@@ -4,7 +4,8 @@
 //
 //	func BenchmarkStore(b *testing.B) { storebench.Run(b, backend) }
 //
-// and runs as go test -run XXX -bench Store ./store/sqlite/.
+// and runs as go test -run '^$' -bench Store ./store/sqlite/ (no tests, only
+// the benchmarks).
 package storebench
 
 import (
