@@ -44,8 +44,11 @@ func (c *CORS) allows(origin string) bool {
 // handle adds the CORS headers of r's response and answers a preflight
 // itself; it reports whether it did.
 func (c *CORS) handle(w http.ResponseWriter, r *http.Request) (answered bool) {
+	if c == nil {
+		return false
+	}
 	origin := r.Header.Get("Origin")
-	if c == nil || origin == "" || !corsPath(r.URL.Path) {
+	if origin == "" || !corsPath(r.URL.Path) {
 		return false
 	}
 	h := w.Header()
