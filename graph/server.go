@@ -53,9 +53,12 @@ type Server struct {
 	// CORS, when set, answers browsers' cross-origin requests (cors.go);
 	// nil answers none.
 	CORS *CORS
+	// Directory is the domain's lifecycle over Store: every change to a
+	// profile goes through it. nil: Handler makes one on Store and Now; give
+	// one to share it (and its clock) with the rest of the process, such as
+	// the retention sweep.
+	Directory *extdir.Directory
 
-	// dir is the domain's Directory over Store, on the server's clock:
-	// every change to a profile goes through it.
 	dir *extdir.Directory
 }
 
@@ -75,7 +78,10 @@ func (s *Server) Handler() http.Handler {
 	if s.AccessLog == nil {
 		s.AccessLog = s.Logger
 	}
-	s.dir = &extdir.Directory{Store: s.Store, Now: s.now}
+	s.dir = s.Directory
+	if s.dir == nil {
+		s.dir = &extdir.Directory{Store: s.Store, Now: s.now}
+	}
 	return http.HandlerFunc(s.serveHTTP)
 }
 

@@ -163,8 +163,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 
+	// One Directory for the API and the retention sweep: one set of
+	// lifecycle rules, one clock.
+	dir := &extdir.Directory{Store: st}
 	api := &graph.Server{
 		Store:        st,
+		Directory:    dir,
 		Verifier:     cfg.perf.verifier(authn.verifier),
 		OAuth:        authn.provider,
 		DevPrincipal: authn.dev,
@@ -213,7 +217,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	purgeDone := make(chan struct{})
 	go func() {
 		defer close(purgeDone)
-		expireLoop(purgeCtx, &extdir.Directory{Store: st}, cfg.retention, log)
+		expireLoop(purgeCtx, dir, cfg.retention, log)
 	}()
 
 	serveErr := make(chan error, 1)
