@@ -67,7 +67,7 @@ func RecordIssuerName(dir, template string, now time.Time) error {
 		return fmt.Errorf("record issuer name: %w", err)
 	}
 	sum := sha256.Sum256([]byte(template))
-	if err := writeFileAtomic(folder, hex.EncodeToString(sum[:8])+".json", b); err != nil {
+	if err := replaceFile(folder, hex.EncodeToString(sum[:8])+".json", b); err != nil {
 		return fmt.Errorf("record issuer name: %w", err)
 	}
 	names, err := readNames(dir)
@@ -121,24 +121,6 @@ func readNames(dir string) ([]recordedName, error) {
 	}
 	slices.SortFunc(names, func(a, b recordedName) int { return b.RecordedAt.Compare(a.RecordedAt) })
 	return names, nil
-}
-
-// writeFileAtomic writes name in folder through a temporary file and a
-// rename, so that a reader sees the old content or the new, never half.
-func writeFileAtomic(folder, name string, data []byte) error {
-	tmp, err := os.CreateTemp(folder, "new-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(folder, name))
 }
 
 // issuerNames is what the built-in issuer's verifier accepts as iss: the

@@ -100,11 +100,7 @@ func (cfg *serveConfig) announce(line *readyLine, stdout io.Writer) error {
 	}
 	b = append(b, '\n')
 	if cfg.readyFile != "" {
-		tmp := cfg.readyFile + ".tmp"
-		if err := os.WriteFile(tmp, b, 0o600); err != nil {
-			return fmt.Errorf("ready file: %w", err)
-		}
-		if err := os.Rename(tmp, cfg.readyFile); err != nil {
+		if err := writeFileAtomic(cfg.readyFile, b, 0o600); err != nil {
 			return fmt.Errorf("ready file: %w", err)
 		}
 	}
