@@ -380,32 +380,46 @@ func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, err
 // first failure (a phone or id clash included), none. It is what seeding a
 // large directory and restoring an export need; a request-serving path uses
 // Create. The inserts are sent as one pipelined batch, so the transaction
-// costs one round trip, not one per row. Each profile's Seq is set.
+// costs one round trip, not one per row; they run in slice order, so the
+// identity hands out increasing seqs in that order. Each profile's Seq is
+// set once the transaction has committed, and left alone if it fails: a
+// seq of rows rolled back names nothing.
 func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
 	defer s.gate.Leave()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var batch pgx.Batch
-		for _, p := range profiles {
-			sqlstore.Normalize(p)
-			batch.Queue(insertProfile, profileArgs(p)...)
-		}
-		results := tx.SendBatch(ctx, &batch)
-		for _, p := range profiles {
-			if err := results.QueryRow().Scan(&p.Seq); err != nil {
-				_ = results.Close() // the first error is the one to report
-				if derr := uniqueViolation(err); derr != nil {
-					return derr
-				}
-				return fmt.Errorf("postgres: import profile %s: %w", p.ID, err)
-			}
-		}
-		return results.Close()
-	})
+	seqs := make([]int64, len(profiles))
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return dbError(err)
+		return dbError(fmt.Errorf("postgres: import: begin: %w", err))
+	}
+	// After a commit, Rollback does nothing; after a failure it ends the
+	// transaction, and its own error adds nothing to the first one.
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var batch pgx.Batch
+	for _, p := range profiles {
+		sqlstore.Normalize(p)
+		batch.Queue(insertProfile, profileArgs(p)...)
+	}
+	results := tx.SendBatch(ctx, &batch)
+	for i, p := range profiles {
+		if err := results.QueryRow().Scan(&seqs[i]); err != nil {
+			_ = results.Close() // the first error is the one to report
+			if derr := uniqueViolation(err); derr != nil {
+				return derr
+			}
+			return dbError(fmt.Errorf("postgres: import profile %s: %w", p.ID, err))
+		}
+	}
+	if err := results.Close(); err != nil {
+		return dbError(fmt.Errorf("postgres: import: %w", err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return dbError(fmt.Errorf("postgres: import: commit: %w", err))
+	}
+	for i, p := range profiles {
+		p.Seq = seqs[i]
 	}
 	return nil
 }

@@ -345,7 +345,14 @@ func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, err
 // Import inserts many profiles in one transaction: all of them or, on the
 // first failure (a phone or id clash included), none. It is what seeding a
 // large directory and restoring an export need; a request-serving path uses
-// Create. Each profile's Seq is set.
+// Create. Each profile's Seq is set once the transaction is durable, and
+// left alone if it fails: a seq of rows rolled back names nothing.
+//
+// It runs on the write connection outside the group commit, as one long
+// transaction of its own: the committer waits for the connection meanwhile.
+// The commit is counted while the transaction holds the only write
+// connection, so no batch can commit between the count and the commit, and
+// the sync awaited covers this commit.
 func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 	if err := s.gate.Enter(); err != nil {
 		return err
@@ -357,7 +364,8 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	stmt := tx.StmtContext(ctx, s.insert)
-	for _, p := range profiles {
+	seqs := make([]int64, len(profiles))
+	for i, p := range profiles {
 		sqlstore.Normalize(p)
 		res, err := stmt.ExecContext(ctx, profileArgs(p, p.Tenant, int64(p.Kind))...)
 		if err != nil {
@@ -366,7 +374,7 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 			}
 			return fmt.Errorf("sqlite: import profile %s: %w", p.ID, err)
 		}
-		if p.Seq, err = res.LastInsertId(); err != nil {
+		if seqs[i], err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: import profile %s: read seq: %w", p.ID, err)
 		}
 	}
@@ -374,7 +382,13 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: import: %w", err)
 	}
-	return s.durable.await(seq)
+	if err := s.durable.await(seq); err != nil {
+		return err
+	}
+	for i, p := range profiles {
+		p.Seq = seqs[i]
+	}
+	return nil
 }
 
 // Analyze refreshes the query planner's statistics, which it needs to pick
