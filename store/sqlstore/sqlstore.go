@@ -1,8 +1,9 @@
 // Package sqlstore is what the SQL backends of store.Store (store/sqlite,
 // store/postgres) share, written once: the keyset paging statements
 // (page.go), the migration loader and the schema check (migrate.go), the
-// encoding of property values into columns (columns.go), and the gate that
-// lets Close wait for the calls in flight (this file).
+// encoding of property values into columns (columns.go), the retention
+// sweep (expire.go), the reset and the batched export (admin.go), and the
+// gate that lets Close wait for the calls in flight (this file).
 //
 // Where the databases differ, the code asks a sqlfilter.Dialect; what a
 // driver does (how a statement runs, how a row is scanned, how a

@@ -1,0 +1,77 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/store/sqlfilter"
+)
+
+// ResetSQL is the statement that deletes every profile of the tenant, or of
+// every tenant when tenant is "" (store.Store.Reset), and its arguments. A
+// plain DELETE: neither backend hands a seq out again after it, as TRUNCATE
+// ... RESTART IDENTITY would, and it counts the rows it deletes.
+func ResetSQL(d sqlfilter.Dialect, tenant string) (string, []any) {
+	if tenant == "" {
+		return "DELETE FROM profiles", nil
+	}
+	return "DELETE FROM profiles WHERE tenant = " + d.Placeholder(1), []any{tenant}
+}
+
+// ExportBatch is how many rows one read of an export fetches: enough that
+// the round trips cost little beside the rows, few enough that a batch is a
+// short read and a small slice.
+const ExportBatch = 1000
+
+// ExportSQL is the statement of one batch of an export (store.Store.Export):
+// at most limit rows whose seq is above after, in seq order, of the tenant
+// or, when tenant is "", of every tenant. selectProfile is the backend's
+// "SELECT ... FROM profiles" of a whole row. The text depends only on
+// whether tenant is "", so that each backend prepares two statements at
+// most.
+func ExportSQL(d sqlfilter.Dialect, selectProfile, tenant string, after int64, limit int) (string, []any) {
+	if tenant == "" {
+		query := selectProfile + " WHERE seq > " + d.Placeholder(1) + " ORDER BY seq LIMIT " + d.Placeholder(2)
+		return query, []any{after, limit}
+	}
+	query := selectProfile + " WHERE tenant = " + d.Placeholder(1) + " AND seq > " + d.Placeholder(2) +
+		" ORDER BY seq LIMIT " + d.Placeholder(3)
+	return query, []any{tenant, after, limit}
+}
+
+// Export is the export loop of a SQL backend: it reads batches of batch
+// rows with readBatch, which returns at most limit profiles whose seq is
+// above after, in seq order, each read on its own (no transaction spans
+// two), and hands each profile to fn. It stops after a batch that comes
+// back short, at fn's first error, returned unchanged, at readBatch's, and
+// once ctx is done, with ctx.Err(), before the next call of fn.
+//
+// Keyset batches rather than one long cursor: a read held open for a whole
+// export, which runs at the pace of the client it serves, would hold a
+// connection (on SQLite, in memory, the lock every writer needs) for as
+// long; and a profile's seq never changes, so a batch starts exactly after
+// the last one, however the rows changed in between.
+func Export(ctx context.Context, batch int, readBatch func(after int64, limit int) ([]*extdir.Profile, error), fn func(*extdir.Profile) error) error {
+	var after int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		profiles, err := readBatch(after, batch)
+		if err != nil {
+			return err
+		}
+		for _, p := range profiles {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		if len(profiles) < batch {
+			return nil
+		}
+		after = profiles[len(profiles)-1].Seq
+	}
+}
