@@ -259,6 +259,12 @@ func checkPlans(t *testing.T, s *Store) {
 		{"filter supervisorId eq", "SELECT count(*) FROM profiles WHERE tenant = ? AND kind = ? AND deleted_at IS NULL AND (supervisor_id = ? COLLATE NOCASE)",
 			[]any{"t", 1, "5E1D"}, "INDEX profiles_by_supervisor_id (tenant=? AND kind=? AND deleted_at=? AND supervisor_id=?)"},
 	}
+	// An export batch walks the rowid range after the last batch, in
+	// order, whether or not it keeps to a tenant.
+	for name, tenant := range map[string]string{"export of every tenant": "", "export of a tenant": "t"} {
+		query, args := exportSQL(tenant, 10, 1000)
+		plans = append(plans, plan{name, query, args, "SEARCH profiles USING INTEGER PRIMARY KEY (rowid>?)"})
+	}
 	for _, c := range []struct {
 		name    string
 		q       store.Query
