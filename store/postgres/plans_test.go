@@ -176,6 +176,19 @@ func TestQueryPlans(t *testing.T) {
 			plans = append(plans, plan{"count " + c.name, query, args, []string{"Index"}, false})
 		}
 	}
+	// An export batch is a range of an index in seq order: of seq alone
+	// for every tenant; for one tenant, of the primary key or of seq alone
+	// filtered, as the tenant's share of the table decides.
+	for _, c := range []struct {
+		name, tenant string
+		want         []string
+	}{
+		{"export of every tenant", "", []string{"Index Scan using profiles_seq", "Index Cond: (seq > '15000'::bigint)"}},
+		{"export of a tenant", "t1", []string{"Index Scan using profiles_", "(seq > '15000'::bigint)"}},
+	} {
+		query, args := exportSQL(c.tenant, 15000, 1000)
+		plans = append(plans, plan{c.name, query, args, c.want, true})
+	}
 	for _, p := range plans {
 		t.Run(p.name, func(t *testing.T) {
 			got := explain(t, s, p.query, p.args)
