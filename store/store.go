@@ -14,8 +14,10 @@ import (
 )
 
 // Store keeps profiles. Every method is scoped to one tenant: no call ever
-// reads or changes another tenant's rows. A method that returns without
-// error has made its change durable.
+// reads or changes another tenant's rows. The exceptions say so: Expire
+// sweeps every tenant, and Reset and Export act on every tenant when given
+// the tenant "". A method that returns without error has made its change
+// durable.
 //
 // Errors are *extdir.Error where the caller can act on them:
 // extdir.ENotFound for an id that is not in the tenant, extdir.EConflict
@@ -82,6 +84,43 @@ type Store interface {
 	// many it deleted. Safe to run concurrently with itself and with any
 	// other call.
 	Expire(ctx context.Context, deletedBefore time.Time) (int64, error)
+
+	// Import inserts the profiles exactly as given (tenant, id, kind, every
+	// property, createdBy, createdDateTime, deletedDateTime, epoch; times are
+	// brought to whole seconds in UTC, as by Create), in one transaction: all
+	// of them or, on the first failure, none. It sets each Seq (the one a
+	// profile carries is ignored), increasing in slice order, so that a
+	// later Export returns them in that order; after an error every Seq is
+	// left as it was. Its errors are Create's: ErrPhoneTaken when a
+	// live profile would share its phone number with another live one of the
+	// tenant, already stored or earlier in the slice, and EConflict on a
+	// duplicate id. It is how a directory is seeded or restored from an
+	// Export; a request-serving path uses Create.
+	Import(ctx context.Context, profiles []*extdir.Profile) error
+
+	// Reset deletes for good every profile of the tenant, live and
+	// soft-deleted, of both kinds, or of every tenant when tenant is "", and
+	// returns how many it deleted. A profile written while it runs may or
+	// may not be deleted. A Seq is never handed out again, so a cursor taken
+	// before a Reset never meets a profile created after it.
+	Reset(ctx context.Context, tenant string) (int64, error)
+
+	// Export calls fn for every profile of the tenant, or of every tenant
+	// when tenant is "", live and soft-deleted, of both kinds, in Seq order,
+	// each with its Tenant and Seq set. It reads in batches, each a short
+	// read of its own, so that no read stays open for the whole export and a
+	// large directory streams in constant memory; it is therefore not a
+	// snapshot: a write made during the export may or may not be seen, but
+	// a profile that exists throughout it is passed exactly once.
+	//
+	// fn's first error stops the export and is returned unchanged; ctx's end
+	// stops it too (Export returns ctx.Err() and calls fn no more). fn must
+	// not call the store, nor wait for anything that does: a backend is free
+	// to hold a read, and with it a connection, while fn runs. Close waits
+	// for the batch being read, not for fn, which serves a client at the
+	// client's pace: an export still running then fails with the error of a
+	// closed store.
+	Export(ctx context.Context, tenant string, fn func(p *extdir.Profile) error) error
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
