@@ -75,6 +75,45 @@ type bodyDecoder struct {
 	dec  *json.Decoder
 	kind Kind
 	mode Mode
+	// id, when not nil, takes the body's "id" member instead of refusing
+	// it as read-only: a seed row may name its profile's id.
+	id *string
+}
+
+// DecodeSeedRow parses one profile of a seed file: a create body in the
+// API's shape, whose "@odata.type" (pendingExternalUserProfile unless
+// given) says which kind the seeded profile ends as, and which may name its
+// "id". Everything else follows DecodeBody's create rules.
+func DecodeSeedRow(body []byte) (SeedRow, error) {
+	var head struct {
+		Type any `json:"@odata.type"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		return SeedRow{}, ErrMalformedBody
+	}
+	row := SeedRow{Kind: KindPending}
+	if head.Type != nil {
+		name, _ := head.Type.(string)
+		k, ok := KindByQualifiedName(strings.TrimPrefix(name, "#"))
+		if !ok {
+			return SeedRow{}, Errorf(EBadRequest, "A type named '%v' is not one of '%s' and '%s'.", head.Type, KindPending.QualifiedName(), KindExternal.QualifiedName())
+		}
+		row.Kind = k
+	}
+	d := &bodyDecoder{dec: json.NewDecoder(bytes.NewReader(body)), kind: row.Kind, mode: ModeCreate, id: &row.ID}
+	d.dec.UseNumber()
+	changes, err := d.object()
+	if err != nil {
+		return SeedRow{}, err
+	}
+	if _, err := d.dec.Token(); !errors.Is(err, io.EOF) {
+		return SeedRow{}, ErrMalformedBody
+	}
+	if err := changes.CheckRequired(row.Kind); err != nil {
+		return SeedRow{}, err
+	}
+	row.Changes = changes
+	return row, nil
 }
 
 func (d *bodyDecoder) token() (json.Token, error) {
@@ -114,6 +153,18 @@ func (d *bodyDecoder) object() (Changes, error) {
 			if err := d.skip(); err != nil {
 				return nil, err
 			}
+			continue
+		}
+		if name == "id" && d.id != nil {
+			t, err := d.token()
+			if err != nil {
+				return nil, err
+			}
+			s, ok := t.(string)
+			if !ok {
+				return nil, typeMismatch("id", TypeString, t)
+			}
+			*d.id = s
 			continue
 		}
 		p, ok := PropertyByName(name)

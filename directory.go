@@ -2,6 +2,8 @@ package extdir
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +18,9 @@ type ProfileStore interface {
 	Update(ctx context.Context, tenant, id string, fn func(p *Profile) error) (*Profile, error)
 	Purge(ctx context.Context, tenant, id string, fn func(p *Profile) error) error
 	Expire(ctx context.Context, deletedBefore time.Time) (int64, error)
+	Import(ctx context.Context, profiles []*Profile) error
+	Reset(ctx context.Context, tenant string) (int64, error)
+	Export(ctx context.Context, tenant string, fn func(p *Profile) error) error
 }
 
 // Permissions answers whether a permission is held; the HTTP layer's
@@ -202,6 +207,105 @@ func (d *Directory) Purge(ctx context.Context, a Actor, id string) error {
 // returns how many.
 func (d *Directory) Expire(ctx context.Context, retention time.Duration) (int64, error) {
 	return d.Store.Expire(ctx, d.now().Add(-retention))
+}
+
+// SeedRow is one profile of a seed file: the kind it ends as, its id if the
+// file names one, and its validated create body (DecodeSeedRow, or a
+// spreadsheet row through Header.Decode).
+type SeedRow struct {
+	Kind    Kind
+	ID      string
+	Changes Changes
+}
+
+// Seed brings known profiles into the actor's tenant the way the API would:
+// each row is invited (and redeemed, for an external one), then all of them
+// are stored in one transaction, so that a bad row stores nothing. Errors
+// name the row, counted from 1: an id that is not a GUID or is given twice,
+// two live rows with one phone number, and the store's own refusal (a phone
+// number or id the tenant already has).
+func (d *Directory) Seed(ctx context.Context, a Actor, rows []SeedRow) ([]*Profile, error) {
+	now := d.now()
+	out := make([]*Profile, 0, len(rows))
+	byID := make(map[string]int, len(rows))
+	byPhone := make(map[string]int, len(rows))
+	for i, row := range rows {
+		n := i + 1
+		if err := row.Changes.CheckRequired(row.Kind); err != nil {
+			return nil, rowError(n, err)
+		}
+		id := d.newID()
+		if row.ID != "" {
+			u, err := uuid.Parse(row.ID)
+			if err != nil {
+				return nil, Errorf(EInvalid, "Row %d: the id '%s' is not a GUID.", n, row.ID)
+			}
+			id = u.String()
+		}
+		if first, dup := byID[id]; dup {
+			return nil, Errorf(EInvalid, "Row %d: the id %s is already the id of row %d.", n, id, first)
+		}
+		byID[id] = n
+		p := NewPending(a.Tenant, id, a.ObjectID, now)
+		row.Changes.Apply(p)
+		if row.Kind == KindExternal {
+			if err := p.Redeem(); err != nil {
+				return nil, rowError(n, err)
+			}
+		}
+		if first, dup := byPhone[p.PhoneNumber]; dup {
+			return nil, Errorf(EConflict, "Row %d: the phone number %s is already the number of row %d; a live profile's number is unique in its tenant.", n, p.PhoneNumber, first)
+		}
+		byPhone[p.PhoneNumber] = n
+		out = append(out, p)
+	}
+	if err := d.Store.Import(ctx, out); err != nil {
+		return nil, storedNothing("seed", err)
+	}
+	return out, nil
+}
+
+// Import stores profiles exactly as an export wrote them (ids, kinds,
+// timestamps, ETags, deletion), in one transaction, once each passes
+// Profile.Check: moving a directory from one store to another changes
+// nothing. Errors name the profile, counted from 1.
+func (d *Directory) Import(ctx context.Context, profiles []*Profile) error {
+	for i, p := range profiles {
+		if err := p.Check(); err != nil {
+			return rowError(i+1, err)
+		}
+	}
+	if err := d.Store.Import(ctx, profiles); err != nil {
+		return storedNothing("import", err)
+	}
+	return nil
+}
+
+// Export calls fn with every profile of the tenant, or of every tenant when
+// tenant is "", live and deleted, in the order they were stored; fn must not
+// call the Directory or the store.
+func (d *Directory) Export(ctx context.Context, tenant string, fn func(p *Profile) error) error {
+	return d.Store.Export(ctx, tenant, fn)
+}
+
+// Reset deletes for good every profile of the tenant, or of every tenant
+// when tenant is "", and returns how many: a test's clean slate.
+func (d *Directory) Reset(ctx context.Context, tenant string) (int64, error) {
+	return d.Store.Reset(ctx, tenant)
+}
+
+// rowError puts the row number in front of a domain error's message.
+func rowError(n int, err error) error {
+	return Errorf(ErrorCode(err), "Row %d: %s", n, ErrorMessage(err))
+}
+
+// storedNothing says that a refused bulk write stored none of its rows.
+func storedNothing(what string, err error) error {
+	code := ErrorCode(err)
+	if code == EInternal {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return Errorf(code, "%s Nothing of the %s was stored.", strings.TrimSuffix(ErrorMessage(err), "."), what)
 }
 
 // live admits a write to p through the collection of kind k.

@@ -109,3 +109,40 @@ func ValidE164(s string) bool {
 func invalidValue(k Kind, path, why string) *Error {
 	return Errorf(EInvalid, "Invalid value specified for property '%s' of resource '%s'. %s", path, k.ResourceName(), why)
 }
+
+// Check applies the value rules to a whole stored profile, as an import
+// brings it: a known kind, a tenant and an id, a creation time, a positive
+// epoch, and every property's value (the required ones present). It is the
+// gate of data that did not come through a request body.
+func (p *Profile) Check() error {
+	if p.Kind != KindPending && p.Kind != KindExternal {
+		return Errorf(EInvalid, "The profile has no known kind: give @odata.type %s or %s.", KindPending.ODataType(), KindExternal.ODataType())
+	}
+	if strings.TrimSpace(p.Tenant) == "" {
+		return Errorf(EInvalid, "The profile %s has no tenant.", p.ID)
+	}
+	if strings.TrimSpace(p.ID) == "" {
+		return invalidValue(p.Kind, "id", "It is required.")
+	}
+	if p.CreatedDateTime.IsZero() {
+		return invalidValue(p.Kind, "createdDateTime", "It is required.")
+	}
+	if p.Epoch < 1 {
+		return invalidValue(p.Kind, "epoch", "It must be at least 1.")
+	}
+	for _, prop := range Properties {
+		for _, leaf := range prop.Leaves() {
+			path := leaf.Name
+			if leaf != prop {
+				path = prop.Name + "/" + leaf.Name
+			}
+			if leaf.Type != TypeString {
+				continue
+			}
+			if err := leaf.CheckValue(p.Kind, path, leaf.Get(p)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -33,6 +33,7 @@ type Principal struct {
 	Roles    []string // app-only permissions ("roles" array claim)
 	Scopes   []string // delegated permissions ("scp", space-separated)
 	RoleIDs  []string // "wids": directory role template ids
+	Username string   // preferred_username of a user's token, for the record only
 }
 
 // Delegated reports a delegated (user) token: one with an scp claim. A

@@ -59,6 +59,9 @@ type tokenClaims struct {
 	Roles    []string `json:"roles"`
 	Scope    *string  `json:"scp"`
 	WIDs     []string `json:"wids"`
+	// PreferredUsername is a user's sign-in name (the UPN); only logs and
+	// the request journal read it.
+	PreferredUsername string `json:"preferred_username"`
 }
 
 // Verifier returns a Verifier that accepts this issuer's tokens for the given
@@ -146,6 +149,7 @@ func principal(c *tokenClaims) *Principal {
 		AppID:    c.AZP,
 		Roles:    c.Roles,
 		RoleIDs:  c.WIDs,
+		Username: c.PreferredUsername,
 	}
 	if p.AppID == "" {
 		p.AppID = c.AppID

@@ -332,7 +332,8 @@ func (s *Server) runStep(c *call, steps []*batchStep, i int, results []*batchRes
 		writeError(rec, inner.WithContext(ctx), extdir.Errorf(eFailedDependency,
 			"The request was not run because request '%s', which it depends on, failed.", steps[d].id))
 	} else {
-		serveStep(s, rec, inner)
+		step := batchStepInfo{batchRequestID: requestIDs(c.r).request, id: st.id}
+		serveStep(s, rec, inner.WithContext(context.WithValue(inner.Context(), batchStepKey, step)))
 	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK

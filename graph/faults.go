@@ -8,13 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/extdir/extdir"
@@ -25,7 +24,7 @@ import (
 const FaultHeader = "X-Extdir-Fault"
 
 // faultAdminPath is the admin endpoint of fault injection. Faults never
-// apply to it, so that rules can always be changed or removed.
+// apply to /admin, so that rules can always be changed or removed.
 const faultAdminPath = "/admin/faults"
 
 // Codes of injected failures: they reach the status table through their own
@@ -74,8 +73,17 @@ type FaultRule struct {
 	// RetryAfter is the Retry-After of a 429 or 503, in seconds; a 429
 	// defaults to 1.
 	RetryAfter int `json:"retryAfter,omitempty"`
-	// Latency is a delay before the answer, as a Go duration ("250ms").
+	// Latency is a delay before the answer, as a Go duration ("250ms") or
+	// a range drawn from uniformly ("50ms..400ms").
 	Latency string `json:"latency,omitempty"`
+	// Scope picks the requests by how they came: "inner" only the requests
+	// inside a $batch (Graph throttles those one by one: the batch answers
+	// 200 with a 429 inside), "top" only requests sent on their own, empty
+	// or "any" both.
+	Scope string `json:"scope,omitempty"`
+	// Drop closes the connection without an answer, as a crashed proxy or
+	// a cut network does; on an inner request it drops the whole batch.
+	Drop bool `json:"drop,omitempty"`
 	// Times stops the rule after that many injections; 0 means no end.
 	Times int `json:"times,omitempty"`
 	// Injected counts the rule's injections so far (output only).
@@ -88,6 +96,10 @@ type FaultRule struct {
 // failure never changes stored data; a delayed one runs normally after the
 // delay.
 type Faults struct {
+	// active counts the rules, so that a server with none (the admin
+	// API's default) pays one atomic load per request.
+	active atomic.Int32
+
 	mu    sync.Mutex
 	seed  uint64
 	rules []*faultRule
@@ -97,8 +109,9 @@ type faultRule struct {
 	FaultRule
 	pattern []string
 	rate    float64
-	latency time.Duration
-	rng     *rand.Rand
+	// latency, up to latency+spread, drawn uniformly.
+	latency, spread time.Duration
+	rng             *rand.Rand
 }
 
 // NewFaults checks the rules and returns them ready to inject.
@@ -149,8 +162,20 @@ func (f *Faults) Set(cfg FaultConfig) error {
 	}
 	f.mu.Lock()
 	f.seed, f.rules = cfg.Seed, rules
+	f.active.Store(int32(len(rules)))
 	f.mu.Unlock()
 	return nil
+}
+
+// ResetCounts sets every rule's injection count back to zero, and its
+// draws back to the seed: the rules start over as if just set.
+func (f *Faults) ResetCounts() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range f.rules {
+		r.Injected = 0
+		r.rng = rand.New(rand.NewPCG(f.seed, uint64(i)))
+	}
 }
 
 // Config returns the rules and how often each has fired.
@@ -181,18 +206,11 @@ func compileFaultRule(i int, r FaultRule, seed uint64) (*faultRule, error) {
 	default:
 		return nil, bad("method %q is not GET, POST, PATCH, PUT, DELETE or *", r.Method)
 	}
-	if !strings.HasPrefix(r.Path, "/") {
-		return nil, bad("path %q must start with /", r.Path)
+	pattern, err := compilePathPattern(r.Path)
+	if err != nil {
+		return nil, bad("%v", err)
 	}
-	fr.pattern = splitPath(strings.ToLower(r.Path))
-	for j, seg := range fr.pattern {
-		if seg == "**" && j != len(fr.pattern)-1 {
-			return nil, bad("** must be the last segment of path %q", r.Path)
-		}
-		if _, err := path.Match(seg, ""); err != nil {
-			return nil, bad("path %q: %v", r.Path, err)
-		}
-	}
+	fr.pattern = pattern
 	if r.Rate != nil {
 		if *r.Rate < 0 || *r.Rate > 1 {
 			return nil, bad("rate %v must be between 0 and 1", *r.Rate)
@@ -203,14 +221,25 @@ func compileFaultRule(i int, r FaultRule, seed uint64) (*faultRule, error) {
 		return nil, bad("status %d is not 429, 500, 502, 503 or 504", r.Status)
 	}
 	if r.Latency != "" {
-		d, err := time.ParseDuration(r.Latency)
-		if err != nil || d < 0 || d > time.Minute {
-			return nil, bad("latency %q must be a duration between 0 and 1m, such as 250ms", r.Latency)
+		lo, hi, ok := parseLatency(r.Latency)
+		if !ok {
+			return nil, bad("latency %q must be a duration between 0 and 1m, such as 250ms, or a range such as 50ms..400ms", r.Latency)
 		}
-		fr.latency = d
+		fr.latency, fr.spread = lo, hi-lo
 	}
-	if r.Status == 0 && fr.latency == 0 {
-		return nil, bad("give a status, a latency or both")
+	switch strings.ToLower(r.Scope) {
+	case "", "any":
+		fr.Scope = ""
+	case "inner", "top":
+		fr.Scope = strings.ToLower(r.Scope)
+	default:
+		return nil, bad("scope %q is not inner, top or any", r.Scope)
+	}
+	if r.Drop && r.Status != 0 {
+		return nil, bad("drop closes the connection: it takes no status")
+	}
+	if r.Status == 0 && fr.latency+fr.spread == 0 && !r.Drop {
+		return nil, bad("give a status, a latency, drop, or a status with a latency")
 	}
 	if r.RetryAfter < 0 || (r.RetryAfter > 0 && r.Status != http.StatusTooManyRequests && r.Status != http.StatusServiceUnavailable) {
 		return nil, bad("retryAfter goes with status 429 or 503, in positive seconds")
@@ -227,42 +256,58 @@ func compileFaultRule(i int, r FaultRule, seed uint64) (*faultRule, error) {
 	return fr, nil
 }
 
-func (r *faultRule) matches(method string, segs []string) bool {
+// parseLatency reads "250ms" or "50ms..400ms", each end within 0..1m.
+func parseLatency(s string) (lo, hi time.Duration, ok bool) {
+	a, b, isRange := strings.Cut(s, "..")
+	lo, err := time.ParseDuration(strings.TrimSpace(a))
+	if err != nil {
+		return 0, 0, false
+	}
+	hi = lo
+	if isRange {
+		if hi, err = time.ParseDuration(strings.TrimSpace(b)); err != nil || hi < lo {
+			return 0, 0, false
+		}
+	}
+	return lo, hi, lo >= 0 && hi <= time.Minute
+}
+
+func (r *faultRule) matches(method string, segs []string, inner bool) bool {
 	if r.Method != "" && r.Method != method {
 		return false
 	}
-	for i, pat := range r.pattern {
-		if pat == "**" {
-			return true
-		}
-		if i >= len(segs) {
-			return false
-		}
-		if ok, _ := path.Match(pat, strings.ToLower(segs[i])); !ok {
-			return false
-		}
+	if (r.Scope == "inner" && !inner) || (r.Scope == "top" && inner) {
+		return false
 	}
-	return len(segs) == len(r.pattern)
+	return matchPathPattern(r.pattern, segs)
 }
 
 // pick draws for the rules that match r, in order, and returns the first
 // that fires.
 func (f *Faults) pick(r *http.Request) (FaultRule, time.Duration, bool) {
+	if f.active.Load() == 0 {
+		return FaultRule{}, 0, false
+	}
 	segs := splitPath(r.URL.Path)
+	_, inner := r.Context().Value(batchStepKey).(batchStepInfo)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, rule := range f.rules {
 		if rule.Times > 0 && rule.Injected >= rule.Times {
 			continue
 		}
-		if !rule.matches(r.Method, segs) {
+		if !rule.matches(r.Method, segs, inner) {
 			continue
 		}
 		if rule.rate < 1 && rule.rng.Float64() >= rule.rate {
 			continue
 		}
 		rule.Injected++
-		return rule.FaultRule, rule.latency, true
+		latency := rule.latency
+		if rule.spread > 0 {
+			latency += time.Duration(rule.rng.Int64N(int64(rule.spread) + 1))
+		}
+		return rule.FaultRule, latency, true
 	}
 	return FaultRule{}, 0, false
 }
@@ -270,18 +315,25 @@ func (f *Faults) pick(r *http.Request) (FaultRule, time.Duration, bool) {
 // injectFault applies the fault a rule picks for r, if any, and reports
 // whether it answered r; after a latency alone the request goes on.
 func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
-	if s.Faults == nil || strings.EqualFold(strings.TrimSuffix(r.URL.Path, "/"), faultAdminPath) {
+	if s.Faults == nil || s.Faults.active.Load() == 0 || isAdminPath(r.URL.Path) {
 		return false
 	}
 	rule, latency, ok := s.Faults.pick(r)
 	if !ok {
 		return false
 	}
-	effect := "status=" + strconv.Itoa(rule.Status)
-	if rule.Status == 0 {
-		effect = "latency=" + latency.String()
-	} else if latency > 0 {
-		effect += "; latency=" + latency.String()
+	var effect string
+	switch {
+	case rule.Drop:
+		effect = "drop"
+	case rule.Status != 0:
+		effect = "status=" + strconv.Itoa(rule.Status)
+	}
+	if latency > 0 {
+		if effect != "" {
+			effect += "; "
+		}
+		effect += "latency=" + latency.String()
 	}
 	w.Header().Set(FaultHeader, effect+"; rule="+rule.Name)
 	logger(r).Info("fault injected", slog.String("rule", rule.Name), slog.String("effect", effect),
@@ -293,6 +345,11 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 		case <-r.Context().Done():
 			t.Stop()
 		}
+	}
+	if rule.Drop {
+		// net/http closes the connection (HTTP/1) or resets the stream
+		// (HTTP/2) without writing a response, and logs nothing.
+		panic(http.ErrAbortHandler)
 	}
 	switch rule.Status {
 	case 0:
@@ -309,12 +366,11 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// faultAdmin guards the admin endpoint: loopback clients only, and only
+// faultAdmin guards the fault rules' endpoint: an admin caller, and only
 // while fault injection is on.
 func (s *Server) faultAdmin(c *call) error {
-	host, _, err := net.SplitHostPort(c.r.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return extdir.Errorf(extdir.EForbidden, "The fault injection endpoint accepts loopback clients only.")
+	if err := s.adminGate(c); err != nil {
+		return err
 	}
 	if s.Faults == nil {
 		return extdir.Errorf(extdir.ENotFound, "Fault injection is off: start extdir serve with --faults or --faults-file.")

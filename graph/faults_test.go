@@ -37,7 +37,7 @@ func TestFaultRulesAreChecked(t *testing.T) {
 		{"a rate above 1 is refused", graph.FaultRule{Path: "/**", Status: 503, Rate: rate(50)}, "rate 50 must be between 0 and 1"},
 		{"a negative rate is refused", graph.FaultRule{Path: "/**", Status: 503, Rate: rate(-0.1)}, "between 0 and 1"},
 		{"status 404 is refused", graph.FaultRule{Path: "/**", Status: 404}, "status 404 is not 429, 500, 502, 503 or 504"},
-		{"a rule with no effect is refused", graph.FaultRule{Path: "/**"}, "give a status, a latency or both"},
+		{"a rule with no effect is refused", graph.FaultRule{Path: "/**"}, "give a status, a latency, drop"},
 		{"a bad latency is refused", graph.FaultRule{Path: "/**", Latency: "soon"}, "latency \"soon\""},
 		{"a latency over a minute is refused", graph.FaultRule{Path: "/**", Latency: "2m"}, "between 0 and 1m"},
 		{"retryAfter on a 500 is refused", graph.FaultRule{Path: "/**", Status: 500, RetryAfter: 2}, "retryAfter goes with status 429 or 503"},

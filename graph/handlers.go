@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
@@ -21,6 +22,11 @@ func (s *Server) healthz(c *call) error {
 }
 
 func (s *Server) readyz(c *call) error {
+	if reason := s.starting.Load(); reason != nil {
+		b, _ := json.Marshal(map[string]string{"status": "starting", "reason": *reason})
+		writeJSON(c.w, http.StatusServiceUnavailable, b)
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Store.Ping(ctx); err != nil {

@@ -40,7 +40,7 @@ func newProtocolServer(t *testing.T, configure func(*graph.Server)) *protocolSer
 		t.Fatal(err)
 	}
 	ps := &protocolServer{t: t, issuer: iss, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	ps.srv = &graph.Server{Store: st, Verifier: iss.Verifier(nil, time.Hour), Now: ps.clock}
+	ps.srv = &graph.Server{Store: st, Verifier: iss.Verifier(nil, time.Hour), Now: ps.clock, Admin: &graph.Admin{}}
 	if configure != nil {
 		configure(ps.srv)
 	}

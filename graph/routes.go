@@ -72,7 +72,17 @@ var routes = []route{
 	{"GET", "/beta/$metadata", true, (*Server).metadata},
 	{"POST", batchPattern, false, (*Server).batch},
 
-	// Fault injection's admin endpoint (faults.go): loopback clients only.
+	// The admin API (admin.go): loopback clients, or the bearer of the
+	// admin token; never a Graph token. Each handler checks adminGate.
+	{"POST", "/admin/reset", true, (*Server).adminReset},
+	{"POST", "/admin/seed", true, (*Server).adminSeed},
+	{"GET", "/admin/export", true, (*Server).adminExport},
+	{"POST", "/admin/import", true, (*Server).adminImport},
+	{"GET", "/admin/requests", true, (*Server).adminRequests},
+	{"DELETE", "/admin/requests", true, (*Server).adminClearRequests},
+	{"GET", "/admin/clock", true, (*Server).adminGetClock},
+	{"PUT", "/admin/clock", true, (*Server).adminPutClock},
+	{"DELETE", "/admin/clock", true, (*Server).adminResetClock},
 	{"GET", faultAdminPath, true, (*Server).getFaults},
 	{"PUT", faultAdminPath, true, (*Server).putFaults},
 	{"DELETE", faultAdminPath, true, (*Server).deleteFaults},
@@ -174,6 +184,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if !public && len(segs) > 0 && strings.EqualFold(segs[0], "beta") && !s.authenticate(c) {
 		return
 	}
+	requestIDs(r).journal.setCaller(c)
 	if matched != nil && !s.admit(c, matched) {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -53,14 +54,28 @@ type Server struct {
 	// CORS, when set, answers browsers' cross-origin requests (cors.go);
 	// nil answers none.
 	CORS *CORS
+	// Admin, when set, serves the admin API under /admin (admin.go); nil
+	// answers every /admin path with 404.
+	Admin *Admin
+	// Journal, when set, keeps the last requests for the admin API's
+	// /admin/requests (journal.go); nil keeps none.
+	Journal *Journal
 	// Directory is the domain's lifecycle over Store: every change to a
 	// profile goes through it. nil: Handler makes one on Store and Now; give
 	// one to share it (and its clock) with the rest of the process, such as
 	// the retention sweep.
 	Directory *extdir.Directory
 
-	dir *extdir.Directory
+	dir      *extdir.Directory
+	starting atomic.Pointer[string]
 }
+
+// SetStarting makes /readyz answer 503 with the reason until SetReady: the
+// server serves, but is not yet what it was asked to be (a --seed loading).
+func (s *Server) SetStarting(reason string) { s.starting.Store(&reason) }
+
+// SetReady ends SetStarting.
+func (s *Server) SetReady() { s.starting.Store(nil) }
 
 func (s *Server) now() time.Time {
 	if s.Now != nil {
@@ -92,7 +107,12 @@ const (
 	loggerKey
 )
 
-type ids struct{ request, client string }
+type ids struct {
+	request, client string
+	// journal is the request's journal entry in the making; nil when the
+	// journal is off.
+	journal *journalCall
+}
 
 func requestIDs(r *http.Request) ids {
 	v, _ := r.Context().Value(idsKey).(ids)
@@ -109,10 +129,12 @@ func logger(r *http.Request) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// statusRecorder remembers the status for the access log.
+// statusRecorder remembers the status for the access log and, for the
+// journal, the start of the body.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	body   *capture // nil unless journaled
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
@@ -125,6 +147,9 @@ func (w *statusRecorder) WriteHeader(code int) {
 func (w *statusRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if w.body != nil {
+		_, _ = w.body.Write(b)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -147,14 +172,21 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h["Odata-Version"] = odataVersion
 	h["Cache-Control"] = noCache
 
-	ctx := context.WithValue(r.Context(), idsKey, ids{request: requestID, client: clientID})
+	jc := s.startJournal(r, requestID, clientID)
+	ctx := context.WithValue(r.Context(), idsKey, ids{request: requestID, client: clientID, journal: jc})
 	ctx = context.WithValue(ctx, loggerKey, s.Logger)
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
+	if jc != nil {
+		rec.body = jc.respBody
+	}
 
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
+				if jc != nil {
+					jc.finish(s.Journal, 0, time.Since(start), rec.Header().Get(FaultHeader))
+				}
 				panic(v)
 			}
 			logger(r).Error("panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
@@ -169,6 +201,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("client_request_id", clientID))
+		if jc != nil {
+			jc.finish(s.Journal, rec.status, time.Since(start), rec.Header().Get(FaultHeader))
+		}
 	}()
 	if s.CORS.handle(rec, r) {
 		return

@@ -196,3 +196,10 @@ func writeThrottled(w http.ResponseWriter, r *http.Request, retryAfter time.Dura
 	b = append(b, `,"status":"429"}}}`...)
 	writeJSON(w, http.StatusTooManyRequests, b)
 }
+
+// Reset refills every bucket, as if no request had been made.
+func (t *Throttle) Reset() {
+	t.mu.Lock()
+	clear(t.buckets)
+	t.mu.Unlock()
+}

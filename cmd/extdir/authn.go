@@ -10,6 +10,7 @@ import (
 
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
+	"github.com/extdir/extdir/internal/server"
 	"github.com/extdir/extdir/store/postgres"
 )
 
@@ -87,59 +88,27 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// authSetup is what the API needs to authenticate: the verifier of every
-// trusted issuer, the built-in token endpoint, and the dev-mode caller.
-type authSetup struct {
-	verifier auth.Verifier
-	provider *auth.Provider  // nil with --builtin-issuer=false
-	dev      *auth.Principal // set with --dev-no-auth
-}
-
-// setUpAuth opens the built-in issuer, reads --auth-config, and logs the
-// warnings of the insecure modes, at every start.
-func setUpAuth(cfg serveConfig, log *slog.Logger) (*authSetup, error) {
+// authOptions reads --auth-config and fills in the authentication part of
+// the server's options; it logs the warnings of the insecure modes, at
+// every start.
+func authOptions(cfg serveConfig, o *server.Options, log *slog.Logger) error {
 	conf := &auth.Config{}
 	if cfg.authConfig != "" {
 		var err error
 		if conf, err = auth.LoadConfig(cfg.authConfig); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	audiences := splitList(cfg.audiences)
-	opts := auth.VerifierOptions{
-		BuiltinAudiences:          audiences,
-		Issuers:                   conf.Issuers,
-		Leeway:                    cfg.clockSkew,
-		InsecureAcceptGraphTokens: cfg.insecureAcceptGraphTokens,
-		Logger:                    log,
+	if !cfg.builtinIssuer && (len(conf.Clients) > 0 || len(conf.Users) > 0) {
+		return &usageError{msg: "serve: the clients and users of --auth-config need the built-in issuer, which --builtin-issuer=false turns off"}
 	}
-	a := &authSetup{}
-	if cfg.builtinIssuer {
-		issuer, err := auth.OpenIssuer(cfg.dataDir, auth.IssuerOptions{Template: cfg.issuer, Logger: log})
-		if err != nil {
-			return nil, fmt.Errorf("open issuer: %w", err)
-		}
-		clients, err := auth.NewClients(cfg.dataDir, conf.Clients)
-		if err != nil {
-			return nil, fmt.Errorf("auth config: %w", err)
-		}
-		users, err := auth.NewUsers(cfg.dataDir, conf.Users)
-		if err != nil {
-			return nil, fmt.Errorf("auth config: %w", err)
-		}
-		opts.Builtin = issuer
-		a.provider = &auth.Provider{Issuer: issuer, Clients: clients, Audiences: audiences}
-		if err := a.provider.EnableSignIn(cfg.dataDir, users, auth.SignInOptions{DeviceCodeInterval: cfg.deviceCodeInterval}); err != nil {
-			return nil, err
-		}
-	} else if len(conf.Clients) > 0 || len(conf.Users) > 0 {
-		return nil, &usageError{msg: "serve: the clients and users of --auth-config need the built-in issuer, which --builtin-issuer=false turns off"}
-	}
-	v, err := auth.NewVerifier(opts)
-	if err != nil {
-		return nil, fmt.Errorf("token verification: %w", err)
-	}
-	a.verifier = v
+	o.Auth = conf
+	o.BuiltinIssuer = cfg.builtinIssuer
+	o.Issuer = cfg.issuer
+	o.Audiences = splitList(cfg.audiences)
+	o.Leeway = cfg.clockSkew
+	o.InsecureAcceptGraphTokens = cfg.insecureAcceptGraphTokens
+	o.DeviceCodeInterval = cfg.deviceCodeInterval
 
 	external := make([]string, 0, len(conf.Issuers))
 	for _, is := range conf.Issuers {
@@ -156,12 +125,12 @@ func setUpAuth(cfg serveConfig, log *slog.Logger) (*authSetup, error) {
 			"anyone who can reach this server can forge one for any tenant of the configured issuers. Use it only on your own machine.")
 	}
 	if cfg.devNoAuth {
-		a.dev = &auth.Principal{Tenant: cfg.devTenant, ObjectID: cfg.devOID, AppID: defaultAppID}
+		o.Dev = &auth.Principal{Tenant: cfg.devTenant, ObjectID: cfg.devOID, AppID: defaultAppID}
 		for _, k := range extdir.Kinds {
-			a.dev.Roles = append(a.dev.Roles, k.WritePermission())
+			o.Dev.Roles = append(o.Dev.Roles, k.WritePermission())
 		}
 		log.Warn("INSECURE: --dev-no-auth is on. Requests without a token act with every permission; requests with one are still verified.",
 			"tenant", cfg.devTenant, "oid", cfg.devOID)
 	}
-	return a, nil
+	return nil
 }

@@ -43,15 +43,6 @@ func (cfg *perfConfig) check() error {
 }
 
 // verifier puts the verified-token cache in front of v, unless it is off.
-func (cfg *perfConfig) verifier(v auth.Verifier) auth.Verifier {
-	if cfg.tokenCache == 0 {
-		return v
-	}
-	return auth.NewCachedVerifier(v, auth.CacheOptions{Size: cfg.tokenCache})
-}
-
-// startPprof serves the profiler when --pprof asks for it; the returned
-// function stops it.
 func (cfg *perfConfig) startPprof(log *slog.Logger) (stop func(), err error) {
 	if cfg.pprof == "" {
 		return func() {}, nil

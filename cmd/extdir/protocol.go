@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/extdir/extdir/graph"
+	"github.com/extdir/extdir/internal/server"
 )
 
 // protocolConfig holds the flags of throttling and fault injection, both off
@@ -93,16 +94,16 @@ func (cfg *protocolConfig) check() error {
 }
 
 // apply turns throttling, fault injection and CORS on in api as configured.
-func (cfg *protocolConfig) apply(api *graph.Server, exposure string, log *slog.Logger) {
-	if api.CORS = cfg.corsFor(exposure); api.CORS != nil {
-		log.Info("cross-origin requests allowed", "origins", api.CORS.Origins)
+func (cfg *protocolConfig) apply(o *server.Options, exposure string, log *slog.Logger) {
+	if o.CORS = cfg.corsFor(exposure); o.CORS != nil {
+		log.Info("cross-origin requests allowed", "origins", o.CORS.Origins)
 	}
 	if cfg.throttle {
-		api.Throttle = graph.NewThrottle(cfg.units, cfg.writes)
+		o.Throttle = graph.NewThrottle(cfg.units, cfg.writes)
 		log.Info("throttling on", "units", cfg.units.String(), "writes", cfg.writes.String())
 	}
 	if cfg.faultSet != nil {
-		api.Faults = cfg.faultSet
+		o.Faults = cfg.faultSet
 		log.Warn("fault injection is on: some responses are failures or delays injected on purpose, marked with the "+graph.FaultHeader+" header",
 			"rules", len(cfg.faultRules.Rules), "seed", cfg.faultRules.Seed, "file", cfg.faultsFile, "admin", "/admin/faults (loopback clients only)")
 	}

@@ -220,18 +220,28 @@ func TestFaultInjectionFromFileAndAdminEndpoint(t *testing.T) {
 	}
 }
 
-func TestFaultInjectionIsOffByDefault(t *testing.T) {
+func TestFaultRulesAreTheAdminAPIs(t *testing.T) {
+	// Without --faults no rule is set, nothing is injected and nothing is
+	// logged, but the admin API can set rules (loopback clients only).
 	ts := startServer(t)
 	if strings.Contains(ts.logText(), "fault injection") {
 		t.Errorf("a fault warning without --faults:\n%s", ts.logText())
 	}
-	if r := ts.req("GET", "/admin/faults", "", nil); r.status != 404 {
+	if r := ts.req("GET", "/admin/faults", "", nil); r.status != 200 || !strings.Contains(string(r.body), `"rules":[]`) {
 		t.Errorf("GET /admin/faults without --faults: %d %s", r.status, r.body)
 	}
-	if r := ts.req("PUT", "/admin/faults", "", map[string]any{"rules": []map[string]any{{"path": "/**", "status": 500}}}); r.status != 404 {
-		t.Errorf("PUT /admin/faults without --faults: %d", r.status)
+	if r := ts.req("GET", "/healthz", "", nil); r.status != 200 || r.header.Get("X-Extdir-Fault") != "" {
+		t.Errorf("/healthz: %d", r.status)
 	}
-	if r := ts.req("GET", "/healthz", "", nil); r.status != 200 {
+
+	off := startServer(t, "--admin=false")
+	if r := off.req("GET", "/admin/faults", "", nil); r.status != 404 || !strings.Contains(string(r.body), "--admin=false") {
+		t.Errorf("GET /admin/faults with --admin=false: %d %s", r.status, r.body)
+	}
+	if r := off.req("PUT", "/admin/faults", "", map[string]any{"rules": []map[string]any{{"path": "/**", "status": 500}}}); r.status != 404 {
+		t.Errorf("PUT /admin/faults with --admin=false: %d", r.status)
+	}
+	if r := off.req("GET", "/healthz", "", nil); r.status != 200 {
 		t.Errorf("/healthz: %d", r.status)
 	}
 }

@@ -16,9 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
-	"github.com/extdir/extdir/graph"
+	"github.com/extdir/extdir/internal/server"
 	"github.com/extdir/extdir/store"
 	"github.com/extdir/extdir/store/postgres"
 	"github.com/extdir/extdir/store/sqlite"
@@ -42,6 +41,8 @@ type serveConfig struct {
 	// --ephemeral and --ready-file; see ephemeral.go.
 	ephemeral bool
 	readyFile string
+	// The admin API, the journal and --seed; see admin.go.
+	admin adminConfig
 	// PostgreSQL pool settings; zero keeps the URL's or the default.
 	dbPoolSize         int
 	dbStatementTimeout time.Duration
@@ -86,6 +87,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.BoolVar(&cfg.ephemeral, "ephemeral", false, "a throwaway server for tests: memory database, a free loopback port, self-signed https, a fresh data dir removed at exit, a client and an administrator test user in the development tenant; prints one JSON line on stdout when ready (url, tenant_id, client_id, client_secret, ca_file, admin_url, upn, password)")
 	fs.StringVar(&cfg.readyFile, "ready-file", "", "once the server is ready, write its JSON ready line (the one --ephemeral prints) to this file, mode 0600")
+	adminFlags(fs, &cfg.admin)
 	if err := parseFlags(fs, args, getenv, stdout, "Runs the Graph beta API for pendingExternalUserProfile and externalUserProfile."); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -111,6 +113,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if err := cfg.perf.check(); err != nil {
+		return err
+	}
+	if err := cfg.admin.check(); err != nil {
 		return err
 	}
 	logOut := newLogWriter(stderr)
@@ -147,10 +152,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
-	authn, err := setUpAuth(cfg, log)
-	if err != nil {
+	opts := server.Options{
+		DataDir:          cfg.dataDir,
+		Retention:        cfg.retention,
+		TokenCache:       cfg.perf.tokenCache,
+		PublicURL:        cfg.publicURL,
+		JournalSize:      cfg.admin.journalSize,
+		JournalBodyBytes: cfg.admin.journalBodyBytes,
+		Admin:            cfg.admin.options(),
+		Logger:           log,
+		AccessLog:        accessLog,
+	}
+	if err := authOptions(cfg, &opts, log); err != nil {
 		return err
 	}
+	cfg.protocol.apply(&opts, cfg.exposure(), log)
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -162,23 +178,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			log.Info("store closed")
 		}
 	}()
-
-	// One Directory for the API and the retention sweep: one set of
-	// lifecycle rules, one clock.
-	dir := &extdir.Directory{Store: st}
-	api := &graph.Server{
-		Store:        st,
-		Directory:    dir,
-		Verifier:     cfg.perf.verifier(authn.verifier),
-		OAuth:        authn.provider,
-		DevPrincipal: authn.dev,
-		PublicURL:    cfg.publicURL,
-		Logger:       log,
-		AccessLog:    accessLog,
+	// One Directory for the API, the admin API and the retention sweep:
+	// one set of lifecycle rules, one clock.
+	opts.Store = st
+	built, err := server.Build(opts)
+	if err != nil {
+		return err
 	}
-	cfg.protocol.apply(api, cfg.exposure(), log)
+	if cfg.admin.seedFile != "" {
+		built.API.SetStarting("loading --seed " + cfg.admin.seedFile)
+	}
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           built.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -217,22 +228,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	purgeDone := make(chan struct{})
 	go func() {
 		defer close(purgeDone)
-		expireLoop(purgeCtx, dir, cfg.retention, log)
+		built.ExpireLoop(purgeCtx, log)
 	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	if cfg.ephemeral || cfg.readyFile != "" {
-		line, err := cfg.newReadyLine(cfg.origin(scheme, ln.Addr()), cfg.ephemeral)
-		if err == nil {
+	// The seed loads while the server serves, so that /readyz can say 503
+	// until it has; the ready line waits for it.
+	err = cfg.admin.loadSeed(ctx, built, log)
+	if err == nil && (cfg.ephemeral || cfg.readyFile != "") {
+		var line *readyLine
+		if line, err = cfg.newReadyLine(cfg.origin(scheme, ln.Addr()), cfg.ephemeral); err == nil {
 			err = cfg.announce(line, stdout)
 		}
-		if err != nil {
-			_ = srv.Close()
-			stopPurge()
-			<-purgeDone
-			return err
-		}
+	}
+	if err != nil {
+		_ = srv.Close()
+		stopPurge()
+		<-purgeDone
+		return err
 	}
 
 	select {
@@ -327,29 +341,6 @@ func databaseForLog(database string) string {
 		return postgres.Redact(database)
 	}
 	return database
-}
-
-// expireLoop purges the items deleted longer ago than the retention, at
-// start and then often enough that an item outlives its retention by at
-// most a quarter of it (and never by more than an hour).
-func expireLoop(ctx context.Context, dir *extdir.Directory, retention time.Duration, log *slog.Logger) {
-	interval := min(max(retention/4, time.Second), time.Hour)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		n, err := dir.Expire(ctx, retention)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("purge deleted items", "error", err)
-		case n > 0:
-			log.Info("purged deleted items", "count", n, "retention", retention)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
