@@ -328,7 +328,7 @@ func (s *Server) runStep(c *call, steps []*batchStep, i int, results []*batchRes
 		// gives every answer.
 		rec.header.Set("OData-Version", "4.0")
 		rec.header.Set("Cache-Control", "no-cache")
-		ctx := context.WithValue(inner.Context(), idsKey, ids{request: uuid.NewString(), client: inner.Header.Get("client-request-id")})
+		ctx := context.WithValue(inner.Context(), idsKey, ids{request: uuid.NewString(), client: inner.Header.Get("client-request-id"), now: s.clock})
 		writeError(rec, inner.WithContext(ctx), extdir.Errorf(eFailedDependency,
 			"The request was not run because request '%s', which it depends on, failed.", steps[d].id))
 	} else {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/extdir/extdir"
 )
@@ -68,7 +67,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	b = append(b, `,"message":`...)
 	b = appendString(b, extdir.ErrorMessage(err))
 	b = append(b, `,"innerError":{"date":`...)
-	b = appendString(b, time.Now().UTC().Format("2006-01-02T15:04:05"))
+	b = appendString(b, ids.date().UTC().Format("2006-01-02T15:04:05"))
 	b = append(b, `,"request-id":`...)
 	b = appendString(b, ids.request)
 	b = append(b, `,"client-request-id":`...)

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
@@ -249,7 +248,7 @@ type oauthErrorBody struct {
 // writeOAuthError writes e as the token endpoint's error.
 func writeOAuthError(c *call, e *auth.OAuthError) {
 	ids := requestIDs(c.r)
-	now := time.Now().UTC()
+	now := ids.date().UTC()
 	desc := e.Description
 	body := oauthErrorBody{Error: e.Code, Timestamp: now.Format("2006-01-02 15:04:05Z"), TraceID: ids.request, CorrelationID: ids.client}
 	if e.AADSTS != 0 {

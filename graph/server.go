@@ -67,6 +67,7 @@ type Server struct {
 	Directory *extdir.Directory
 
 	dir      *extdir.Directory
+	clock    func() time.Time // s.now, bound once
 	starting atomic.Pointer[string]
 }
 
@@ -93,6 +94,7 @@ func (s *Server) Handler() http.Handler {
 	if s.AccessLog == nil {
 		s.AccessLog = s.Logger
 	}
+	s.clock = s.now
 	s.dir = s.Directory
 	if s.dir == nil {
 		s.dir = &extdir.Directory{Store: s.Store, Now: s.now}
@@ -112,6 +114,16 @@ type ids struct {
 	// journal is the request's journal entry in the making; nil when the
 	// journal is off.
 	journal *journalCall
+	// now is the server's clock, for the dates that answers carry.
+	now func() time.Time
+}
+
+// date is the time of day by the server's clock.
+func (i ids) date() time.Time {
+	if i.now != nil {
+		return i.now()
+	}
+	return time.Now()
 }
 
 func requestIDs(r *http.Request) ids {
@@ -173,7 +185,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h["Cache-Control"] = noCache
 
 	jc := s.startJournal(r, requestID, clientID)
-	ctx := context.WithValue(r.Context(), idsKey, ids{request: requestID, client: clientID, journal: jc})
+	ctx := context.WithValue(r.Context(), idsKey, ids{request: requestID, client: clientID, journal: jc, now: s.clock})
 	ctx = context.WithValue(ctx, loggerKey, s.Logger)
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}

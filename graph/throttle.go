@@ -188,7 +188,7 @@ func writeThrottled(w http.ResponseWriter, r *http.Request, retryAfter time.Dura
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(retryAfter)))
 	b := make([]byte, 0, 320)
 	b = append(b, `{"error":{"code":"TooManyRequests","message":"Please retry again later.","innerError":{"code":"429","date":`...)
-	b = appendString(b, time.Now().UTC().Format("2006-01-02T15:04:05"))
+	b = appendString(b, ids.date().UTC().Format("2006-01-02T15:04:05"))
 	b = append(b, `,"message":"Please retry after","request-id":`...)
 	b = appendString(b, ids.request)
 	b = append(b, `,"client-request-id":`...)
