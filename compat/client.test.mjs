@@ -873,6 +873,105 @@ function defineProtocolTests() {
 }
 
 // ---------------------------------------------------------------------------
+// The test kit from Node: what a suite in any language does with the ready
+// line of `extdir serve --ephemeral` and the admin API.
+
+/** admin calls the ephemeral server's admin API and returns its JSON. */
+async function admin(method, path, body, contentType = "application/json") {
+  const resp = await fetch(serverInfo().adminUrl + path, {
+    method,
+    ...(body !== undefined ? { body, headers: { "Content-Type": contentType } } : {}),
+  });
+  const text = await resp.text();
+  assert.ok(resp.ok, `${method} /admin${path}: ${resp.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** appToken gets a token with the ready line's client credentials. */
+async function appToken() {
+  const { tokenEndpoint, clientId, clientSecret } = serverInfo();
+  const resp = await fetch(tokenEndpoint, {
+    method: "POST",
+    body: new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret, scope: "https://graph.microsoft.com/.default" }),
+  });
+  assert.equal(resp.status, 200);
+  return (await resp.json()).access_token;
+}
+
+function defineTestKitTests() {
+  test("test kit: seed, call with a Graph client, read the journal, move the clock, reset", plain, async () => {
+    const { tenantId } = serverInfo();
+    await admin("POST", `/reset?tenant=${tenantId}`);
+    const seeded = await admin("POST", "/seed", "displayName,phoneNumber,companyName\nAda,+14255550100,Contoso\nGrace,+14255550101,Fabrikam\n", "text/csv");
+    assert.equal(seeded.count, 2);
+
+    const client = classicClient(await appToken());
+    const list = await client.api("/directory/pendingExternalUserProfiles").filter("companyName eq 'Contoso'").get();
+    assert.deepEqual(list.value.map((p) => p.displayName), ["Ada"]);
+    await client.api(`/directory/pendingExternalUserProfiles/${seeded.value[1].id}`).delete();
+
+    const journal = await admin("GET", `/requests?tenant=${tenantId}&path=/beta/directory/**`);
+    assert.deepEqual(journal.value.map((r) => [r.method, r.status]), [["GET", 200], ["DELETE", 204]]);
+    assert.equal(journal.value[0].query, "$filter=companyName%20eq%20%27Contoso%27");
+    assert.equal(journal.value[1].caller.type, "app");
+
+    try {
+      const moved = await admin("PUT", "/clock", JSON.stringify({ advance: "31d" }));
+      // The sweep is the server's: other tests' deleted items go too.
+      assert.ok(moved.purged >= 1, `the profile deleted 31 days ago is purged (purged: ${moved.purged})`);
+      const deleted = await client.api(`/directory/deletedItems/${seeded.value[1].id}`).get().catch((e) => e);
+      assert.equal(deleted.statusCode, 401, "the token issued before the move has expired");
+      const fresh = classicClient(await appToken());
+      const gone = await fresh.api(`/directory/deletedItems/${seeded.value[1].id}`).get().catch((e) => e);
+      assert.equal(gone.statusCode, 404);
+    } finally {
+      await admin("DELETE", "/clock");
+    }
+    const reset = await admin("POST", `/reset?tenant=${tenantId}`);
+    assert.equal(reset.profiles, 1);
+  });
+
+  test("test kit: the classic RetryHandler rides out injected 429s, and the journal shows every attempt", { timeout: 30000 }, async () => {
+    const { token } = tenantCtx();
+    const since = new Date().toISOString();
+    await admin("PUT", "/faults", JSON.stringify({ rules: [{ name: "busy", method: "GET", path: "/beta/directory/externalUserProfiles", status: 429, retryAfter: 1, times: 2 }] }));
+    try {
+      const client = Client.initWithMiddleware({
+        middleware: [new AuthenticationHandler({ getAccessToken: async () => token }), new RetryHandler(), new HTTPMessageHandler()],
+        baseUrl: serverInfo().origin + "/",
+        defaultVersion: "beta",
+        customHosts: new Set([serverInfo().hostname]),
+      });
+      const list = await client.api("/directory/externalUserProfiles").get();
+      assert.deepEqual(list.value, []);
+      // An injected failure answers before the token is read, so its entry
+      // has no tenant: select by path and time instead.
+      const journal = await admin("GET", `/requests?path=/beta/directory/externalUserProfiles&since=${since}`);
+      assert.deepEqual(journal.value.map((r) => [r.status, r.fault ?? ""]), [[429, "status=429; rule=busy"], [429, "status=429; rule=busy"], [200, ""]]);
+    } finally {
+      await admin("DELETE", "/faults");
+    }
+  });
+
+  test("test kit: a 429 inside a $batch is the inner request's own, with its Retry-After", plain, async () => {
+    const { token } = tenantCtx();
+    await admin("PUT", "/faults", JSON.stringify({ rules: [{ method: "POST", path: "/beta/directory/pendingExternalUserProfiles", scope: "inner", status: 429, retryAfter: 3, times: 1 }] }));
+    try {
+      const { origin } = serverInfo();
+      const collection = `${origin}/beta/directory/pendingExternalUserProfiles`;
+      const post = (id) => ({ id, request: new Request(collection, { method: "POST", body: JSON.stringify({ displayName: id, phoneNumber: phone() }), headers: { "Content-Type": "application/json" } }) });
+      const batch = new BatchRequestContent([post("1"), post("2")]);
+      const res = new BatchResponseContent(await classicClient(token).api("/$batch").post(await batch.getContent()));
+      assert.equal(res.getResponseById("1").status, 429);
+      assert.equal(res.getResponseById("1").headers.get("Retry-After"), "3");
+      assert.equal(res.getResponseById("2").status, 201);
+    } finally {
+      await admin("DELETE", "/faults");
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
 // Role dispatch (last, so that every fixture above is initialised).
 
 if (!isInner()) {
@@ -887,4 +986,5 @@ if (!isInner()) {
 } else {
   defineTests();
   defineProtocolTests();
+  defineTestKitTests();
 }

@@ -1,17 +1,17 @@
 // Harness of the client-compatibility test: runs the real extdir binary over
 // https and hands its address, certificate and data directory to the tests.
 //
-// Why two processes. extdir --tls-self-signed creates its certificate when it
+// Why two processes. extdir --ephemeral creates its certificate when it
 // starts, inside a fresh data directory, so the certificate does not exist
 // when `node --test` starts. Node reads NODE_EXTRA_CA_CERTS once, at process
 // start (a file that appears later is ignored with "Warning: Ignoring extra
 // certs from ..."), and both the classic client (global fetch, i.e. undici)
 // and Kiota (global fetch too) verify TLS against that store. So the test
 // file runs in two roles:
-//   outer: builds or finds the binary, starts `extdir serve`, waits for the
-//          "listening" log line, then re-runs this same file as a child
-//          with NODE_EXTRA_CA_CERTS=<data-dir>/tls/cert.pem, and stops the
-//          server when the child exits;
+//   outer: builds or finds the binary, starts `extdir serve --ephemeral`,
+//          reads its JSON ready line, then re-runs this same file as a
+//          child with NODE_EXTRA_CA_CERTS=<the line's ca_file>, and stops
+//          the server when the child exits;
 //   inner: the child; it trusts the certificate from its first instruction
 //          and registers the tests.
 // The child inherits stdout and the test runner's NODE_TEST_CONTEXT, so under
@@ -64,35 +64,38 @@ function binary(dir) {
 }
 
 /**
- * startServer runs `extdir serve` on a free loopback port and resolves once
- * its JSON log says "listening", with the url it logged.
+ * startServer runs `extdir serve --ephemeral`, as a test suite in any
+ * language would: memory database, a free loopback port, self-signed https,
+ * a fresh data directory removed at exit. It resolves with the JSON ready
+ * line the server prints on stdout once it serves (url, admin_url, ca_file,
+ * data_dir, tenant_id, client_id, client_secret, upn, password).
  */
-function startServer(bin, dataDir, extraArgs = [], timeoutMs = 15000) {
+function startServer(bin, extraArgs = [], timeoutMs = 15000) {
   // extraArgs come last: a flag given twice takes its last value.
-  const args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--tls-self-signed", "--log-format", "json", "--shutdown-timeout", "5s", ...extraArgs];
-  const proc = spawn(bin, args, { env: serverEnv(), stdio: ["ignore", "ignore", "pipe"] });
+  const args = ["serve", "--ephemeral", "--log-format", "json", "--shutdown-timeout", "5s", ...extraArgs];
+  const proc = spawn(bin, args, { env: serverEnv(), stdio: ["ignore", "pipe", "pipe"] });
   const log = [];
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       proc.kill("SIGKILL");
-      reject(new Error(`extdir did not log "listening" within ${timeoutMs} ms:\n${log.join("\n")}`));
+      reject(new Error(`extdir printed no ready line within ${timeoutMs} ms:\n${log.join("\n")}`));
     }, timeoutMs);
     let ready = false;
     createInterface({ input: proc.stderr }).on("line", (line) => {
       if (!ready) log.push(line);
       if (process.env.EXTDIR_COMPAT_SERVER_LOG) process.stderr.write(`[extdir] ${line}\n`);
-      if (ready) return;
-      let entry;
+    });
+    createInterface({ input: proc.stdout }).once("line", (line) => {
+      let info;
       try {
-        entry = JSON.parse(line);
+        info = JSON.parse(line);
       } catch {
-        return; // not a JSON log line
+        reject(new Error(`the ready line is not JSON: ${line}`));
+        return;
       }
-      if (entry.msg === "listening" && typeof entry.url === "string") {
-        ready = true;
-        clearTimeout(timer);
-        resolvePromise({ proc, url: entry.url });
-      }
+      ready = true;
+      clearTimeout(timer);
+      resolvePromise({ proc, url: info.url, ready: info });
     });
     proc.on("error", (err) => {
       clearTimeout(timer);
@@ -101,7 +104,7 @@ function startServer(bin, dataDir, extraArgs = [], timeoutMs = 15000) {
     proc.on("exit", (code, signal) => {
       if (!ready) {
         clearTimeout(timer);
-        reject(new Error(`extdir exited (code ${code}, signal ${signal}) before listening:\n${log.join("\n")}`));
+        reject(new Error(`extdir exited (code ${code}, signal ${signal}) before it was ready:\n${log.join("\n")}`));
       }
     });
   });
@@ -127,7 +130,6 @@ function stopServer(proc) {
  */
 export async function runOuter(testFile, { serverArgs = async () => [] } = {}) {
   const work = mkdtempSync(join(tmpdir(), "extdir-compat-"));
-  const dataDir = join(work, "data");
   let server;
   let child;
   // On a signal or an unexpected exit: stop both processes, drop the data.
@@ -145,16 +147,15 @@ export async function runOuter(testFile, { serverArgs = async () => [] } = {}) {
   process.once("exit", cleanup);
   try {
     const bin = binary(work);
-    server = await startServer(bin, dataDir, await serverArgs());
-    const cert = join(dataDir, "tls", "cert.pem");
-    if (!existsSync(cert)) throw new Error(`extdir listens on ${server.url} but ${cert} does not exist`);
+    server = await startServer(bin, await serverArgs());
+    const cert = server.ready.ca_file;
+    if (!cert || !existsSync(cert)) throw new Error(`extdir serves ${server.url} but its ca_file ${cert} does not exist`);
     const env = {
       ...process.env,
       [INNER]: "1",
       NODE_EXTRA_CA_CERTS: cert,
-      EXTDIR_COMPAT_URL: server.url,
+      EXTDIR_COMPAT_READY: JSON.stringify(server.ready),
       EXTDIR_COMPAT_BIN: bin,
-      EXTDIR_COMPAT_DATA_DIR: dataDir,
     };
     // Never let an inherited switch turn verification off.
     delete env.NODE_TLS_REJECT_UNAUTHORIZED;
@@ -174,15 +175,23 @@ export async function runOuter(testFile, { serverArgs = async () => [] } = {}) {
 
 /** The server as the inner role sees it. */
 export function serverInfo() {
-  const url = process.env.EXTDIR_COMPAT_URL; // e.g. https://127.0.0.1:PORT/beta
-  const u = new URL(url);
+  const ready = JSON.parse(process.env.EXTDIR_COMPAT_READY);
+  const u = new URL(ready.url); // e.g. https://127.0.0.1:PORT/beta
   return {
-    url,
+    url: ready.url,
     origin: u.origin, // https://127.0.0.1:PORT
     hostname: u.hostname, // 127.0.0.1
+    adminUrl: ready.admin_url,
     bin: process.env.EXTDIR_COMPAT_BIN,
-    dataDir: process.env.EXTDIR_COMPAT_DATA_DIR,
+    dataDir: ready.data_dir,
     cert: process.env.NODE_EXTRA_CA_CERTS,
+    // The ephemeral server's own tenant, client and administrator.
+    tenantId: ready.tenant_id,
+    clientId: ready.client_id,
+    clientSecret: ready.client_secret,
+    tokenEndpoint: ready.token_endpoint,
+    upn: ready.upn,
+    password: ready.password,
   };
 }
 
