@@ -74,10 +74,21 @@ func (s *Server) adminGate(c *call) error {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(c.r.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || proxied(c.r) {
 		return extdir.Errorf(extdir.EForbidden, "The admin API accepts loopback clients only; start extdir serve with --admin-token-file to reach it from elsewhere.")
 	}
 	return nil
+}
+
+// proxied reports a request that a reverse proxy forwarded: it comes from
+// loopback when the proxy runs on this host, but its client is elsewhere.
+func proxied(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
+		if r.Header.Get(h) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // adminParams reads the query of an admin call: only the named parameters,

@@ -78,6 +78,16 @@ func TestAdminIsLoopbackOnlyWithoutAToken(t *testing.T) {
 	if res := ps.from("[::1]:1", "GET", "/admin/clock", "", ""); res.StatusCode != 200 {
 		t.Errorf("GET /admin/clock from ::1: %d", res.StatusCode)
 	}
+	// A reverse proxy on this host forwards from loopback: its clients are
+	// not loopback clients.
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"} {
+		if res := ps.from("127.0.0.1:1", "POST", "/admin/reset", "", "", h, "198.51.100.7"); res.StatusCode != http.StatusForbidden {
+			t.Errorf("reset through a proxy (%s): %d, want 403", h, res.StatusCode)
+		}
+	}
+	if n := ps.count(adminTenant); n != 1 {
+		t.Fatalf("after proxied resets the tenant holds %d profiles, want 1", n)
+	}
 }
 
 func TestAdminTokenOpensItFromAnywhere(t *testing.T) {

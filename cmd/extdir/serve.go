@@ -167,6 +167,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.protocol.apply(&opts, cfg.exposure(), log)
+	if reason := cfg.exposure(); reason != "" && cfg.admin.enabled && cfg.admin.token == "" {
+		log.Warn("the admin API (/admin: reset, seed, import, clock, faults) answers loopback clients without a token; this server "+reason+
+			": use --admin-token-file, or --admin=false where nobody needs it", "forwarded_requests", "refused")
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
