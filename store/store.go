@@ -91,8 +91,8 @@ type Store interface {
 	// of them or, on the first failure, none. It sets each Seq (the one a
 	// profile carries is ignored), increasing in slice order, so that a
 	// later Export returns them in that order; after an error every Seq is
-	// left as it was. Its errors are Create's: ErrPhoneTaken when a
-	// live profile would share its phone number with another live one of the
+	// left as it was. Its errors are Create's: ErrPhoneTaken when a live
+	// profile would share its phone number with another live one of the
 	// tenant, already stored or earlier in the slice, and EConflict on a
 	// duplicate id. It is how a directory is seeded or restored from an
 	// Export; a request-serving path uses Create.
@@ -114,7 +114,7 @@ type Store interface {
 	// a profile that exists throughout it is passed exactly once.
 	//
 	// fn's first error stops the export and is returned unchanged; ctx's end
-	// stops it too (Export returns ctx.Err() and calls fn no more). fn must
+	// stops it too (Export calls fn no more and returns ctx.Err()). fn must
 	// not call the store, nor wait for anything that does: a backend is free
 	// to hold a read, and with it a connection, while fn runs. Close waits
 	// for the batch being read, not for fn, which serves a client at the

@@ -220,6 +220,9 @@ var closeTests = []test{
 		_, calls["list"] = s.List(ctx, q)
 		_, calls["count"] = s.Count(ctx, q)
 		_, calls["expire"] = s.Expire(ctx, base)
+		calls["import"] = s.Import(ctx, []*extdir.Profile{f.sparse(tenantA, extdir.KindPending)})
+		_, calls["reset"] = s.Reset(ctx, tenantA)
+		calls["export"] = s.Export(ctx, "", never)
 		for name, err := range calls {
 			if err == nil {
 				t.Errorf("%s on a closed store succeeded", name)

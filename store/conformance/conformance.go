@@ -18,6 +18,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -53,7 +54,8 @@ func Run(t *testing.T, newStore func(t *testing.T, opts Options) store.Store) {
 		// Batches of three: ten rows take four.
 		{"purge in batches", batchedPurgeTests, Options{ExpireBatch: 3}},
 		{"concurrency", concurrencyTests, Options{}},
-		{"close", closeTests, Options{}},
+		{"close", append(slices.Clone(closeTests), closeAdminTests...), Options{}},
+		{"admin", adminTests, Options{}},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -65,6 +67,14 @@ func Run(t *testing.T, newStore func(t *testing.T, opts Options) store.Store) {
 			}
 		})
 	}
+	t.Run("transfer", func(t *testing.T) {
+		for _, tc := range transferTests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				tc.fn(t, newStore(t, Options{}), newStore(t, Options{}))
+			})
+		}
+	})
 }
 
 // A test is one outcome the suite checks, on a fresh store.

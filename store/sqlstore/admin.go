@@ -44,7 +44,7 @@ func ExportSQL(d sqlfilter.Dialect, selectProfile, tenant string, after int64, l
 // above after, in seq order, each read on its own (no transaction spans
 // two), and hands each profile to fn. It stops after a batch that comes
 // back short, at fn's first error, returned unchanged, at readBatch's, and
-// once ctx is done, with ctx.Err(), before the next call of fn.
+// once ctx is done, with ctx.Err(), before the next read or call of fn.
 //
 // Keyset batches rather than one long cursor: a read held open for a whole
 // export, which runs at the pace of the client it serves, would hold a
@@ -59,6 +59,11 @@ func Export(ctx context.Context, batch int, readBatch func(after int64, limit in
 		}
 		profiles, err := readBatch(after, batch)
 		if err != nil {
+			// A read that the context's end interrupted reports it in the
+			// driver's words; the caller is owed ctx.Err() itself.
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
 			return err
 		}
 		for _, p := range profiles {

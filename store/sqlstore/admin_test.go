@@ -138,6 +138,17 @@ func TestExportStops(t *testing.T) {
 			t.Fatalf("err %v after %d calls and %d reads, want context.Canceled after 2 calls and 1 read", err, calls, len(src.reads))
 		}
 	})
+	t.Run("with ctx.Err() when the context ends during a read", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		err := Export(ctx, 3, func(int64, int) ([]*extdir.Profile, error) {
+			cancel()
+			return nil, errors.New("interrupted")
+		}, func(*extdir.Profile) error { t.Error("fn called"); return nil })
+		if err != context.Canceled {
+			t.Fatalf("err %v, want context.Canceled itself", err)
+		}
+	})
 	t.Run("before the first read when the context is done", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
