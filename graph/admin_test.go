@@ -285,3 +285,24 @@ func errorMessage(raw []byte) string {
 	_ = json.Unmarshal(raw, &e)
 	return e.Error.Message
 }
+
+func TestAdminIsNotJournaledAndSecretsAreNot(t *testing.T) {
+	ps := adminServer(t, "")
+	for _, p := range []string{"/admin/requests", "/ADMIN/clock", "/admin"} {
+		ps.from("127.0.0.1:1", "GET", p, "", "")
+	}
+	ps.from("127.0.0.1:1", "POST", "/"+adminTenant+"/OAuth2/v2.0/token", "application/x-www-form-urlencoded", "client_secret=hunter2")
+	ps.from("127.0.0.1:1", "GET", "/administrator", "", "")
+	body := readJSON(t, ps.from("127.0.0.1:1", "GET", "/admin/requests", "", ""))
+	var paths []string
+	for _, e := range body["value"].([]any) {
+		m := e.(map[string]any)
+		paths = append(paths, m["path"].(string))
+		if m["requestBody"] != nil {
+			t.Errorf("%s: request body kept: %v", m["path"], m["requestBody"])
+		}
+	}
+	if strings.Join(paths, " ") != "/"+adminTenant+"/OAuth2/v2.0/token /administrator" {
+		t.Fatalf("journaled paths %v, want the token request and /administrator only", paths)
+	}
+}

@@ -23,7 +23,9 @@ type benchServer struct {
 	token   string
 }
 
-func newBenchServer(b *testing.B) *benchServer {
+// newBenchServer serves as extdir serve does by default: the admin API on,
+// with no fault rules, and the request journal keeping 1,000 requests.
+func newBenchServer(b *testing.B, configure ...func(*graph.Server)) *benchServer {
 	b.Helper()
 	dir := b.TempDir()
 	st, err := sqlite.Open(context.Background(), dir+"/extdir.db", sqlite.Options{})
@@ -40,7 +42,12 @@ func newBenchServer(b *testing.B) *benchServer {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &graph.Server{Store: st, Verifier: iss.Verifier(nil, 0), PublicURL: "https://graph.example"}
+	faults, _ := graph.NewFaults(graph.FaultConfig{})
+	srv := &graph.Server{Store: st, Verifier: iss.Verifier(nil, 0), PublicURL: "https://graph.example",
+		Admin: &graph.Admin{}, Faults: faults, Journal: graph.NewJournal(graph.DefaultJournalSize, graph.DefaultJournalBodyBytes)}
+	for _, c := range configure {
+		c(srv)
+	}
 	return &benchServer{handler: srv.Handler(), token: tok}
 }
 
@@ -97,6 +104,17 @@ func BenchmarkCreate(b *testing.B) {
 
 func BenchmarkGetByID(b *testing.B) {
 	s := newBenchServer(b)
+	id := s.create(b)
+	path := "/beta/directory/pendingExternalUserProfiles/" + id
+	for b.Loop() {
+		s.do(b, "GET", path, "", 200)
+	}
+}
+
+// BenchmarkGetByIDWithoutJournal is BenchmarkGetByID with --journal-size 0
+// and --admin=false: the difference is what the journal costs a read.
+func BenchmarkGetByIDWithoutJournal(b *testing.B) {
+	s := newBenchServer(b, func(srv *graph.Server) { srv.Journal, srv.Admin, srv.Faults = nil, nil, nil })
 	id := s.create(b)
 	path := "/beta/directory/pendingExternalUserProfiles/" + id
 	for b.Loop() {

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strings"
@@ -66,21 +65,21 @@ type Journal struct {
 	bodyLimit int
 
 	mu      sync.Mutex
-	entries []*JournalEntry // ring of cap size
-	next    int             // slot of the next entry
+	entries []*journalCall // ring of cap size
+	next    int            // slot of the next entry
 	full    bool
 	seq     int64
 }
 
 // NewJournal keeps the last size requests and bodyLimit bytes of each body.
 func NewJournal(size, bodyLimit int) *Journal {
-	return &Journal{entries: make([]*JournalEntry, max(size, 1)), bodyLimit: max(bodyLimit, 0)}
+	return &Journal{entries: make([]*journalCall, max(size, 1)), bodyLimit: max(bodyLimit, 0)}
 }
 
-func (j *Journal) add(e *JournalEntry) {
+func (j *Journal) add(e *journalCall) {
 	j.mu.Lock()
 	j.seq++
-	e.Seq = j.seq
+	e.entry.Seq = j.seq
 	j.entries[j.next] = e
 	j.next++
 	if j.next == len(j.entries) {
@@ -94,9 +93,9 @@ func (j *Journal) Entries(keep func(*JournalEntry) bool) []JournalEntry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var out []JournalEntry
-	visit := func(e *JournalEntry) {
-		if e != nil && (keep == nil || keep(e)) {
-			out = append(out, *e)
+	visit := func(jc *journalCall) {
+		if jc != nil && (keep == nil || keep(&jc.entry)) {
+			out = append(out, jc.export())
 		}
 	}
 	if j.full {
@@ -115,13 +114,13 @@ func (j *Journal) Entries(keep func(*JournalEntry) bool) []JournalEntry {
 func (j *Journal) Clear(tenant string) int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	var kept []*JournalEntry
+	var kept []*journalCall
 	n := 0
-	walk := func(es []*JournalEntry) {
+	walk := func(es []*journalCall) {
 		for _, e := range es {
 			switch {
 			case e == nil:
-			case tenant == "" || strings.EqualFold(e.Tenant, tenant):
+			case tenant == "" || strings.EqualFold(e.entry.Tenant, tenant):
 				n++
 			default:
 				kept = append(kept, e)
@@ -140,21 +139,26 @@ func (j *Journal) Clear(tenant string) int {
 
 // capture is a body kept up to a limit.
 type capture struct {
-	buf       bytes.Buffer
+	buf       []byte
 	limit     int
 	truncated bool
 }
 
 func (c *capture) Write(p []byte) (int, error) {
-	room := c.limit - c.buf.Len()
+	if c.buf == nil && len(p) > 0 {
+		// A handler writes its whole body at once: one allocation of its
+		// size (up to the limit) rather than a buffer's doublings.
+		c.buf = make([]byte, 0, min(c.limit, max(len(p), 512)))
+	}
+	room := c.limit - len(c.buf)
 	if room < len(p) {
 		c.truncated = true
 		if room > 0 {
-			c.buf.Write(p[:room])
+			c.buf = append(c.buf, p[:room]...)
 		}
 		return len(p), nil
 	}
-	c.buf.Write(p)
+	c.buf = append(c.buf, p...)
 	return len(p), nil
 }
 
@@ -174,11 +178,27 @@ func (t teeBody) Read(p []byte) (int, error) {
 
 // journalCall is what serveHTTP learns of a request while it runs, for its
 // journal entry: the route fills in the caller, the writer the response.
+// It is one allocation per request, and what the ring keeps: the bodies
+// become strings, and the entry a JournalEntry, only when someone reads
+// the journal.
 type journalCall struct {
-	entry    *JournalEntry
-	reqBody  *capture
-	respBody *capture
+	entry    JournalEntry // without Caller and the bodies
+	caller   JournalActor
+	reqBody  capture
+	respBody capture
 	secret   bool // a sign-in or token endpoint: no bodies kept
+}
+
+// export is the entry as the admin API shows it.
+func (jc *journalCall) export() JournalEntry {
+	e := jc.entry
+	if jc.caller.Type != "" {
+		c := jc.caller
+		e.Caller = &c
+	}
+	e.RequestBody, e.RequestBodyTruncated = string(jc.reqBody.buf), jc.reqBody.truncated
+	e.ResponseBody, e.ResponseBodyTruncated = string(jc.respBody.buf), jc.respBody.truncated
+	return e
 }
 
 // startJournal begins the entry of r, or returns nil when nothing is
@@ -188,7 +208,7 @@ func (s *Server) startJournal(r *http.Request, reqID, clientID string) *journalC
 	if s.Journal == nil || isAdminPath(r.URL.Path) {
 		return nil
 	}
-	jc := &journalCall{entry: &JournalEntry{
+	jc := &journalCall{entry: JournalEntry{
 		Time: s.now().UTC(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		RequestID: reqID, ClientRequestID: clientID,
 	}}
@@ -196,11 +216,10 @@ func (s *Server) startJournal(r *http.Request, reqID, clientID string) *journalC
 		jc.entry.BatchRequestID, jc.entry.BatchStepID = step.batchRequestID, step.id
 	}
 	jc.secret = isSecretPath(r.URL.Path)
-	if !jc.secret && s.Journal.bodyLimit > 0 {
-		jc.reqBody = &capture{limit: s.Journal.bodyLimit}
-		jc.respBody = &capture{limit: s.Journal.bodyLimit}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = teeBody{ReadCloser: r.Body, c: jc.reqBody}
+	if !jc.secret {
+		jc.reqBody.limit, jc.respBody.limit = s.Journal.bodyLimit, s.Journal.bodyLimit
+		if r.Body != nil && r.Body != http.NoBody && s.Journal.bodyLimit > 0 {
+			r.Body = teeBody{ReadCloser: r.Body, c: &jc.reqBody}
 		}
 	}
 	return jc
@@ -208,13 +227,9 @@ func (s *Server) startJournal(r *http.Request, reqID, clientID string) *journalC
 
 // finish completes the entry and adds it to the journal.
 func (jc *journalCall) finish(j *Journal, status int, d time.Duration, fault string) {
-	e := jc.entry
+	e := &jc.entry
 	e.Status, e.Duration, e.DurationMS, e.Fault = status, d, float64(d.Microseconds())/1000, fault
-	if jc.reqBody != nil {
-		e.RequestBody, e.RequestBodyTruncated = jc.reqBody.buf.String(), jc.reqBody.truncated
-		e.ResponseBody, e.ResponseBodyTruncated = jc.respBody.buf.String(), jc.respBody.truncated
-	}
-	j.add(e)
+	j.add(jc)
 }
 
 // setCaller records who made the request, once it is known.
@@ -227,11 +242,11 @@ func (jc *journalCall) setCaller(c *call) {
 		return
 	}
 	p := c.caller
-	a := &JournalActor{Type: "app", AppID: p.AppID, ObjectID: p.ObjectID}
+	jc.caller = JournalActor{Type: "app", AppID: p.AppID, ObjectID: p.ObjectID}
 	if p.Delegated() {
-		a.Type, a.Username = "user", p.Username
+		jc.caller.Type, jc.caller.Username = "user", p.Username
 	}
-	jc.entry.Tenant, jc.entry.Caller = p.Tenant, a
+	jc.entry.Tenant = p.Tenant
 }
 
 // batchStepInfo marks the request of a $batch step: which batch, which step.
@@ -243,13 +258,18 @@ const batchStepKey = journalCtxKey(0)
 type journalCtxKey int
 
 // isSecretPath reports the sign-in and token endpoints, whose bodies carry
-// client secrets, passwords, codes and tokens.
+// client secrets, passwords, codes and tokens: /{tenant}/oauth2/...
 func isSecretPath(path string) bool {
-	segs := splitPath(path)
-	return len(segs) >= 3 && strings.EqualFold(segs[1], "oauth2")
+	_, rest, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return ok && len(rest) >= len("oauth2/") && strings.EqualFold(rest[:len("oauth2/")], "oauth2/")
 }
 
+// isAdminPath reports /admin and what is under it, as the route table
+// matches it: without regard to case. It splits nothing: every request asks.
 func isAdminPath(path string) bool {
-	segs := splitPath(path)
-	return len(segs) > 0 && strings.EqualFold(segs[0], "admin")
+	const prefix = "/admin"
+	if len(path) < len(prefix) || !strings.EqualFold(path[:len(prefix)], prefix) {
+		return false
+	}
+	return len(path) == len(prefix) || path[len(prefix)] == '/'
 }

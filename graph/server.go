@@ -189,8 +189,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = context.WithValue(ctx, loggerKey, s.Logger)
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
-	if jc != nil {
-		rec.body = jc.respBody
+	if jc != nil && jc.respBody.limit > 0 {
+		rec.body = &jc.respBody
 	}
 
 	defer func() {
