@@ -12,15 +12,19 @@ import (
 // ProfileStore is what the Directory needs of storage: store.Store satisfies
 // it. The store persists; it decides nothing. Update's and Purge's callbacks
 // may run more than once and must not call the store.
+//
+// Every write takes the audit record of its change, and the store keeps the
+// two in one transaction: both or neither.
 type ProfileStore interface {
-	Create(ctx context.Context, p *Profile) error
+	Create(ctx context.Context, p *Profile, rec *AuditRecord) error
 	Get(ctx context.Context, tenant, id string) (*Profile, error)
-	Update(ctx context.Context, tenant, id string, fn func(p *Profile) error) (*Profile, error)
-	Purge(ctx context.Context, tenant, id string, fn func(p *Profile) error) error
-	Expire(ctx context.Context, deletedBefore time.Time) (int64, error)
-	Import(ctx context.Context, profiles []*Profile) error
+	Update(ctx context.Context, tenant, id string, fn func(p *Profile) (*AuditRecord, error)) (*Profile, error)
+	Purge(ctx context.Context, tenant, id string, fn func(p *Profile) (*AuditRecord, error)) error
+	Expire(ctx context.Context, deletedBefore time.Time, rec func(p *Profile) *AuditRecord) (int64, error)
+	Import(ctx context.Context, profiles []*Profile, recs []*AuditRecord) error
 	Reset(ctx context.Context, tenant string) (int64, error)
 	Export(ctx context.Context, tenant string, fn func(p *Profile) error) error
+	ExpireAudits(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Permissions answers whether a permission is held; the HTTP layer's
@@ -34,6 +38,12 @@ type Permissions interface {
 type Actor struct {
 	Tenant   string
 	ObjectID string
+	// CorrelationID is the request-id of the request the actor made, the
+	// correlationId of the audit records; empty gives each record its own.
+	CorrelationID string
+	// Initiator is who the audit records name; the zero value names
+	// extdir itself acting for ObjectID (the command line, the admin API).
+	Initiator Initiator
 	// Permissions says which permissions, such as
 	// "PendingExternalUserProfile.ReadWrite.All", the actor holds. The
 	// Directory asks only where the profile itself decides which permission
@@ -78,7 +88,12 @@ type Directory struct {
 	Now func() time.Time
 	// NewID issues the id of an invited profile; nil means a random UUID.
 	NewID func() string
+	// AuditRetention is how long audit records are kept; 0 is 30 days.
+	AuditRetention time.Duration
 }
+
+// DefaultAuditRetention is how long Entra keeps audit logs (P1/P2).
+const DefaultAuditRetention = 30 * 24 * time.Hour
 
 func (d *Directory) now() time.Time {
 	if d.Now != nil {
@@ -103,9 +118,12 @@ func (d *Directory) Invite(ctx context.Context, a Actor, changes Changes) (*Prof
 	if err := changes.CheckRequired(KindPending); err != nil {
 		return nil, err
 	}
-	p := NewPending(a.Tenant, d.newID(), a.ObjectID, d.now())
+	now := d.now()
+	p := NewPending(a.Tenant, d.newID(), a.ObjectID, now)
 	changes.Apply(p)
-	if err := d.Store.Create(ctx, p); err != nil {
+	rec := newRecord(a, ActivityInvite, p, now)
+	rec.Target.Modified = modified(nil, p)
+	if err := d.Store.Create(ctx, p, rec); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -128,24 +146,39 @@ func (d *Directory) Get(ctx context.Context, a Actor, k Kind, id string) (*Profi
 // k, if its ETag satisfies m. A PATCH without content changes nothing.
 // ENotFound, EPrecondition, ErrPhoneTaken.
 func (d *Directory) Patch(ctx context.Context, a Actor, k Kind, id string, changes Changes, m IfMatch) (*Profile, error) {
-	return d.Store.Update(ctx, a.Tenant, id, func(p *Profile) error {
+	now := d.now()
+	return d.Store.Update(ctx, a.Tenant, id, func(p *Profile) (*AuditRecord, error) {
 		if err := live(p, k, id, m); err != nil {
-			return err
+			return nil, err
 		}
-		p.Patch(changes)
-		return nil
+		before := p.Clone()
+		if !p.Patch(changes) {
+			return nil, nil
+		}
+		return d.record(a, ActivityUpdate, before, p, now), nil
 	})
+}
+
+// record is the audit record of a change of before into after.
+func (d *Directory) record(a Actor, activity string, before, after *Profile, now time.Time) *AuditRecord {
+	rec := newRecord(a, activity, after, now)
+	rec.Target.Modified = modified(before, after)
+	return rec
 }
 
 // Delete moves the live profile of kind k to the deleted items, if its ETag
 // satisfies m. ENotFound, EPrecondition.
 func (d *Directory) Delete(ctx context.Context, a Actor, k Kind, id string, m IfMatch) error {
 	now := d.now()
-	_, err := d.Store.Update(ctx, a.Tenant, id, func(p *Profile) error {
+	_, err := d.Store.Update(ctx, a.Tenant, id, func(p *Profile) (*AuditRecord, error) {
 		if err := live(p, k, id, m); err != nil {
-			return err
+			return nil, err
 		}
-		return p.SoftDelete(now)
+		before := p.Clone()
+		if err := p.SoftDelete(now); err != nil {
+			return nil, err
+		}
+		return d.record(a, ActivityDelete, before, p, now), nil
 	})
 	return err
 }
@@ -155,11 +188,16 @@ func (d *Directory) Delete(ctx context.Context, a Actor, k Kind, id string, m If
 // invited person consents in Teams); extdir offers it so that tests and
 // administrators can drive the lifecycle. ENotFound, EPrecondition.
 func (d *Directory) Redeem(ctx context.Context, a Actor, id string, m IfMatch) (*Profile, error) {
-	return d.Store.Update(ctx, a.Tenant, id, func(p *Profile) error {
+	now := d.now()
+	return d.Store.Update(ctx, a.Tenant, id, func(p *Profile) (*AuditRecord, error) {
 		if err := live(p, KindPending, id, m); err != nil {
-			return err
+			return nil, err
 		}
-		return p.Redeem()
+		before := p.Clone()
+		if err := p.Redeem(); err != nil {
+			return nil, err
+		}
+		return d.record(a, ActivityRedeem, before, p, now), nil
 	})
 }
 
@@ -185,11 +223,16 @@ func (d *Directory) GetDeleted(ctx context.Context, a Actor, id string) (*Profil
 // ENotFound, EForbidden, ErrPhoneTaken (a live profile took its number
 // meanwhile: it stays deleted).
 func (d *Directory) Restore(ctx context.Context, a Actor, id string) (*Profile, error) {
-	return d.Store.Update(ctx, a.Tenant, id, func(p *Profile) error {
+	now := d.now()
+	return d.Store.Update(ctx, a.Tenant, id, func(p *Profile) (*AuditRecord, error) {
 		if err := deleted(p, id, a); err != nil {
-			return err
+			return nil, err
 		}
-		return p.Restore()
+		before := p.Clone()
+		if err := p.Restore(); err != nil {
+			return nil, err
+		}
+		return d.record(a, ActivityRestore, before, p, now), nil
 	})
 }
 
@@ -197,8 +240,12 @@ func (d *Directory) Restore(ctx context.Context, a Actor, id string) (*Profile, 
 // to hold its kind's write permission. A live profile is never purged: it
 // must be deleted first. ENotFound, EForbidden.
 func (d *Directory) Purge(ctx context.Context, a Actor, id string) error {
-	return d.Store.Purge(ctx, a.Tenant, id, func(p *Profile) error {
-		return deleted(p, id, a)
+	now := d.now()
+	return d.Store.Purge(ctx, a.Tenant, id, func(p *Profile) (*AuditRecord, error) {
+		if err := deleted(p, id, a); err != nil {
+			return nil, err
+		}
+		return newRecord(a, ActivityPurge, p, now), nil
 	})
 }
 
@@ -206,7 +253,21 @@ func (d *Directory) Purge(ctx context.Context, a Actor, id string) error {
 // deleted items for longer than retention (Graph keeps them 30 days), and
 // returns how many.
 func (d *Directory) Expire(ctx context.Context, retention time.Duration) (int64, error) {
-	return d.Store.Expire(ctx, d.now().Add(-retention))
+	now := d.now()
+	n, err := d.Store.Expire(ctx, now.Add(-retention), func(p *Profile) *AuditRecord {
+		return newRecord(Actor{}, ActivityExpire, p, now)
+	})
+	if err != nil {
+		return n, err
+	}
+	keep := d.AuditRetention
+	if keep <= 0 {
+		keep = DefaultAuditRetention
+	}
+	if _, err := d.Store.ExpireAudits(ctx, now.Add(-keep)); err != nil {
+		return n, err
+	}
+	return n, nil
 }
 
 // SeedRow is one profile of a seed file: the kind it ends as, its id if the
@@ -227,6 +288,7 @@ type SeedRow struct {
 func (d *Directory) Seed(ctx context.Context, a Actor, rows []SeedRow) ([]*Profile, error) {
 	now := d.now()
 	out := make([]*Profile, 0, len(rows))
+	recs := make([]*AuditRecord, 0, len(rows))
 	byID := make(map[string]int, len(rows))
 	byPhone := make(map[string]int, len(rows))
 	for i, row := range rows {
@@ -258,8 +320,9 @@ func (d *Directory) Seed(ctx context.Context, a Actor, rows []SeedRow) ([]*Profi
 		}
 		byPhone[p.PhoneNumber] = n
 		out = append(out, p)
+		recs = append(recs, d.record(a, ActivitySeed, nil, p, now))
 	}
-	if err := d.Store.Import(ctx, out); err != nil {
+	if err := d.Store.Import(ctx, out, recs); err != nil {
 		return nil, storedNothing("seed", err)
 	}
 	return out, nil
@@ -269,13 +332,16 @@ func (d *Directory) Seed(ctx context.Context, a Actor, rows []SeedRow) ([]*Profi
 // timestamps, ETags, deletion), in one transaction, once each passes
 // Profile.Check: moving a directory from one store to another changes
 // nothing. Errors name the profile, counted from 1.
-func (d *Directory) Import(ctx context.Context, profiles []*Profile) error {
+func (d *Directory) Import(ctx context.Context, a Actor, profiles []*Profile) error {
+	now := d.now()
+	recs := make([]*AuditRecord, len(profiles))
 	for i, p := range profiles {
 		if err := p.Check(); err != nil {
 			return rowError(i+1, err)
 		}
+		recs[i] = d.record(a, ActivityImport, nil, p, now)
 	}
-	if err := d.Store.Import(ctx, profiles); err != nil {
+	if err := d.Store.Import(ctx, profiles, recs); err != nil {
 		return storedNothing("import", err)
 	}
 	return nil
@@ -289,7 +355,8 @@ func (d *Directory) Export(ctx context.Context, tenant string, fn func(p *Profil
 }
 
 // Reset deletes for good every profile of the tenant, or of every tenant
-// when tenant is "", and returns how many: a test's clean slate.
+// when tenant is "", with their audit records, and returns how many
+// profiles: a test's clean slate.
 func (d *Directory) Reset(ctx context.Context, tenant string) (int64, error) {
 	return d.Store.Reset(ctx, tenant)
 }

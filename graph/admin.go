@@ -132,6 +132,15 @@ func adminTenant(v string) (string, error) {
 	return "", extdir.Errorf(extdir.EBadRequest, "Invalid tenant '%s': give a tenant id (a GUID).", v)
 }
 
+// adminActor is who the admin API's seeds and imports are audited as:
+// extdir's admin API, for CreatedBy, correlated by the request-id.
+func (s *Server) adminActor(c *call, tenant string) extdir.Actor {
+	return extdir.Actor{
+		Tenant: tenant, ObjectID: s.Admin.CreatedBy, CorrelationID: requestIDs(c.r).request,
+		Initiator: extdir.Initiator{AppID: extdir.SystemInitiator.AppID, ServicePrincipalID: s.Admin.CreatedBy, AppName: "extdir admin API"},
+	}
+}
+
 // POST /admin/reset[?tenant=]: every profile and deleted item, the journal
 // and, for a whole reset, the clock, the fault counters and the throttle.
 func (s *Server) adminReset(c *call) error {
@@ -198,7 +207,7 @@ func (s *Server) adminSeed(c *call) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.dir.Seed(c.r.Context(), extdir.Actor{Tenant: tenant, ObjectID: s.Admin.CreatedBy}, rows)
+	ps, err := s.dir.Seed(c.r.Context(), s.adminActor(c, tenant), rows)
 	if err != nil {
 		return err
 	}
@@ -264,7 +273,7 @@ func (s *Server) adminImport(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := s.dir.Import(c.r.Context(), ps); err != nil {
+	if err := s.dir.Import(c.r.Context(), s.adminActor(c, ""), ps); err != nil {
 		return err
 	}
 	logger(c.r).Info("admin import", slog.Int("profiles", len(ps)))

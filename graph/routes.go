@@ -245,7 +245,17 @@ func (c *call) require(perm string) error {
 	return nil
 }
 
-// actor is the caller as the Directory knows it.
+// actor is the caller as the Directory knows it, and as its audit records
+// name it: an app (the token's oid is its service principal) or a user
+// with the app it signed in to; the request-id correlates the records.
 func (c *call) actor() extdir.Actor {
-	return extdir.Actor{Tenant: c.caller.Tenant, ObjectID: c.caller.ObjectID, Permissions: c.caller}
+	p := c.caller
+	a := extdir.Actor{Tenant: p.Tenant, ObjectID: p.ObjectID, Permissions: p, CorrelationID: requestIDs(c.r).request}
+	a.Initiator.AppID = p.AppID
+	if p.Delegated() {
+		a.Initiator.User, a.Initiator.UserID, a.Initiator.UPN = true, p.ObjectID, p.Username
+	} else {
+		a.Initiator.ServicePrincipalID = p.ObjectID
+	}
+	return a
 }

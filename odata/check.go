@@ -32,8 +32,21 @@ func CheckFilter(e Expr, k extdir.Kind) (Expr, error) {
 	return c.check(e)
 }
 
+// ParseAuditFilter parses and checks a $filter of the audit log against
+// extdir.AuditProperties (initiatedBy/app/appId,
+// targetResources/any(t: t/id eq '...'), ...), with CheckFilter's rules.
+func ParseAuditFilter(s string) (Expr, error) {
+	e, err := ParseFilter(s)
+	if err != nil {
+		return nil, err
+	}
+	return checker{audit: true}.check(e)
+}
+
 type checker struct {
 	kind extdir.Kind
+	// audit checks against the audit log's properties instead.
+	audit bool
 }
 
 func (c checker) check(e Expr) (Expr, error) {
@@ -135,6 +148,12 @@ func (c checker) call(e *Call) (Expr, error) {
 // a field of the complex address. Whether the field may be filtered is then
 // the field's own Filter set, like any other property's.
 func (c checker) resolve(path Path) (*extdir.Property, error) {
+	if c.audit {
+		if prop, ok := extdir.AuditPropertyByPath(path.String()); ok {
+			return prop, nil
+		}
+		return nil, c.unsupported(path)
+	}
 	if len(path.Segments) == 0 || len(path.Segments) > 2 {
 		return nil, c.unsupported(path)
 	}
@@ -157,9 +176,13 @@ func (c checker) resolve(path Path) (*extdir.Property, error) {
 }
 
 func (c checker) unsupported(path Path) error {
+	resource := c.kind.ResourceName()
+	if c.audit {
+		resource = "DirectoryAudit"
+	}
 	return extdir.Errorf(extdir.EUnsupportedQuery,
 		"Unsupported or invalid query filter clause specified for property '%s' of resource '%s'.",
-		path, c.kind.ResourceName())
+		path, resource)
 }
 
 func bind(path Path, prop *extdir.Property) Path {

@@ -23,6 +23,7 @@ const (
 	tokRParen
 	tokComma
 	tokSlash
+	tokColon
 )
 
 // token is one lexeme. pos is its byte offset in the expression; errors turn
@@ -91,6 +92,11 @@ func tokenize(s string) ([]token, *lexError) {
 			i++
 		case c == '/':
 			toks = append(toks, token{kind: tokSlash, pos: i, text: "/"})
+			i++
+		case c == ':':
+			// Only a lambda's range variable is followed by one; the colons
+			// of a DateTimeOffset are inside its value token.
+			toks = append(toks, token{kind: tokColon, pos: i, text: ":"})
 			i++
 		case c == '\'':
 			str, end, err := scanString(s, i)

@@ -13,7 +13,14 @@
 //	call    = ( "startswith" / "endswith" / "contains" ) "(" path "," literal ")"
 //	compare = path ( ( "eq" / "ne" / "gt" / "ge" / "lt" / "le" ) literal
 //	               / "in" "(" literal *( "," literal ) ")" )
+//	        / path "/any(" identifier ":" expr ")"
 //	path    = identifier *( "/" identifier )
+//
+// A lambda, collection/any(t: t/id eq 'x'), is read as its body with the
+// range variable replaced by the collection's path (collection/id eq 'x'):
+// exact for the collections extdir filters on, which hold one member each
+// (an audit record's one target resource). Lambdas do not nest, and inside
+// one every path starts with the range variable.
 //	literal = 'string' / integer / true / false / null / GUID / DateTimeOffset
 //
 // Precedence is not > and > or, comparisons bind tighter than and, and and/or
@@ -99,6 +106,10 @@ type filterParser struct {
 	toks []token
 	i    int
 	err  error
+	// lambdaVar is the range variable of the lambda being read, and
+	// lambdaPrefix the collection path it stands for.
+	lambdaVar    string
+	lambdaPrefix []string
 }
 
 func (p *filterParser) peek() token { return p.toks[p.i] }
@@ -201,7 +212,7 @@ func (p *filterParser) parseUnary(depth int) Expr {
 	case t.kind == tokIdent && p.peekAt(1).kind == tokLParen:
 		return p.parseCall()
 	case t.kind == tokIdent && !isLiteralKeyword(t):
-		return p.parseComparison()
+		return p.parseComparison(depth)
 	}
 	p.failExpected(t, "a property name, 'not', '(' or a function call")
 	return nil
@@ -243,10 +254,13 @@ func (p *filterParser) parseCall() Expr {
 	return &Call{Func: f, Path: path, Arg: arg}
 }
 
-func (p *filterParser) parseComparison() Expr {
+func (p *filterParser) parseComparison(depth int) Expr {
 	path, ok := p.parsePath("a property name")
 	if !ok {
 		return nil
+	}
+	if n := len(path.Segments); n >= 2 && p.peek().kind == tokLParen && isLambda(path.Segments[n-1]) {
+		return p.parseLambda(path, depth)
 	}
 	opTok := p.peek()
 	if opTok.is("in") {
@@ -292,6 +306,49 @@ func (p *filterParser) parseInList(path Path) Expr {
 	}
 }
 
+func isLambda(seg string) bool {
+	return strings.EqualFold(seg, "any") || strings.EqualFold(seg, "all")
+}
+
+// parseLambda reads "(" variable ":" expr ")" after collection/any and
+// returns the body, its paths rewritten onto the collection.
+func (p *filterParser) parseLambda(path Path, depth int) Expr {
+	n := len(path.Segments)
+	open := p.peek()
+	if !strings.EqualFold(path.Segments[n-1], "any") {
+		p.fail(open, "only the any lambda is supported, as in "+strings.Join(path.Segments[:n-1], "/")+"/any(t: t/id eq '...')")
+		return nil
+	}
+	if p.lambdaVar != "" {
+		p.fail(open, "a lambda cannot be nested in another")
+		return nil
+	}
+	p.next()
+	v := p.peek()
+	if v.kind != tokIdent || isLiteralKeyword(v) {
+		p.failExpected(v, "a range variable, as in any(t: t/id eq '...')")
+		return nil
+	}
+	p.next()
+	if c := p.peek(); c.kind != tokColon {
+		p.failExpected(c, "':' after the range variable '"+v.text+"'")
+		return nil
+	}
+	p.next()
+	p.lambdaVar, p.lambdaPrefix = v.text, path.Segments[:n-1]
+	body := p.parseOr(depth + 1)
+	p.lambdaVar, p.lambdaPrefix = "", nil
+	if p.err != nil {
+		return nil
+	}
+	if c := p.peek(); c.kind != tokRParen {
+		p.failExpected(c, "')' to close the lambda")
+		return nil
+	}
+	p.next()
+	return body
+}
+
 // parsePath reads identifier *( "/" identifier ).
 func (p *filterParser) parsePath(what string) (Path, bool) {
 	t := p.peek()
@@ -313,6 +370,13 @@ func (p *filterParser) parsePath(what string) (Path, bool) {
 		p.next()
 		segs = append(segs, s.text)
 		end = s.pos + len(s.text)
+	}
+	if p.lambdaVar != "" {
+		if segs[0] != p.lambdaVar || len(segs) < 2 {
+			p.fail(t, "inside the lambda a path starts with its range variable, as in "+p.lambdaVar+"/id")
+			return Path{}, false
+		}
+		segs = append(append([]string{}, p.lambdaPrefix...), segs[1:]...)
 	}
 	return Path{Segments: segs}, true
 }

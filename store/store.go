@@ -23,11 +23,17 @@ import (
 // extdir.ENotFound for an id that is not in the tenant, extdir.EConflict
 // (extdir.ErrPhoneTaken) for a phone number already held by a live profile
 // of the tenant; any error returned by a callback is returned unchanged.
+//
+// The audit log. Every write takes the audit record of its change (the
+// Directory builds it) and keeps it in the same transaction as the change:
+// a write that fails stores neither, one that succeeds both. A nil record
+// writes none (tests, and a PATCH that changes nothing).
 type Store interface {
 	// Create inserts p (which carries its Tenant, ID and every property) and
-	// sets p.Seq. It returns ErrPhoneTaken when a live profile of the tenant
-	// already has p's phone number, and EConflict too on a duplicate id.
-	Create(ctx context.Context, p *extdir.Profile) error
+	// sets p.Seq, with its audit record. It returns ErrPhoneTaken when a
+	// live profile of the tenant already has p's phone number, and
+	// EConflict too on a duplicate id.
+	Create(ctx context.Context, p *extdir.Profile, rec *extdir.AuditRecord) error
 
 	// Get returns the profile with the id in the tenant, whatever its kind
 	// and whether soft-deleted or not; ENotFound if there is none.
@@ -65,13 +71,18 @@ type Store interface {
 	//     pooled connection, so another write of the row waits until the
 	//     statement timeout. fn should also be quick: on SQLite every other
 	//     write waits for it.
-	Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error)
+	//
+	// fn returns the audit record of the change it made, written in the
+	// same transaction; nil with a nil error writes the profile (if fn
+	// changed it) without a record.
+	Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) (*extdir.AuditRecord, error)) (*extdir.Profile, error)
 
 	// Purge deletes the profile for good if fn, given its current state,
-	// returns nil, in one transaction; fn's error is returned unchanged and
-	// nothing is deleted. fn follows Update's callback rules, and should
-	// only decide: Purge ignores what it changes.
-	Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error
+	// returns no error, in one transaction with the record fn returns; fn's
+	// error is returned unchanged and nothing is deleted. fn follows
+	// Update's callback rules, and should only decide: Purge ignores what
+	// it changes.
+	Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) (*extdir.AuditRecord, error)) error
 
 	// List returns one page of the profiles that match q, in q's order.
 	List(ctx context.Context, q Query) (Page, error)
@@ -81,9 +92,11 @@ type Store interface {
 
 	// Expire deletes for good, in every tenant, the profiles soft-deleted
 	// before the given time (the retention period's end), and returns how
-	// many it deleted. Safe to run concurrently with itself and with any
-	// other call.
-	Expire(ctx context.Context, deletedBefore time.Time) (int64, error)
+	// many it deleted; each deletion's record is rec of the profile as it
+	// was, written in the deletion's transaction (rec must be pure, as
+	// Update's fn). Safe to run concurrently with itself and with any other
+	// call.
+	Expire(ctx context.Context, deletedBefore time.Time, rec func(p *extdir.Profile) *extdir.AuditRecord) (int64, error)
 
 	// Import inserts the profiles exactly as given (tenant, id, kind, every
 	// property, createdBy, createdDateTime, deletedDateTime, epoch; times are
@@ -95,12 +108,14 @@ type Store interface {
 	// profile would share its phone number with another live one of the
 	// tenant, already stored or earlier in the slice, and EConflict on a
 	// duplicate id. It is how a directory is seeded or restored from an
-	// Export; a request-serving path uses Create.
-	Import(ctx context.Context, profiles []*extdir.Profile) error
+	// Export; a request-serving path uses Create. recs, nil or one per
+	// profile, are written in the same transaction.
+	Import(ctx context.Context, profiles []*extdir.Profile, recs []*extdir.AuditRecord) error
 
 	// Reset deletes for good every profile of the tenant, live and
-	// soft-deleted, of both kinds, or of every tenant when tenant is "", and
-	// returns how many it deleted. A profile written while it runs may or
+	// soft-deleted, of both kinds, and the tenant's audit records, or those
+	// of every tenant when tenant is "", and returns how many profiles it
+	// deleted. A profile written while it runs may or
 	// may not be deleted. A Seq is never handed out again, so a cursor taken
 	// before a Reset never meets a profile created after it.
 	Reset(ctx context.Context, tenant string) (int64, error)
@@ -121,6 +136,17 @@ type Store interface {
 	// client's pace: an export still running then fails with the error of a
 	// closed store.
 	Export(ctx context.Context, tenant string, fn func(p *extdir.Profile) error) error
+
+	// ListAudits returns one page of the tenant's audit records that match
+	// q, newest first unless q.Ascending.
+	ListAudits(ctx context.Context, q AuditQuery) (AuditPage, error)
+
+	// GetAudit returns one audit record of the tenant; ENotFound if none.
+	GetAudit(ctx context.Context, tenant, id string) (*extdir.AuditRecord, error)
+
+	// ExpireAudits deletes, in every tenant, the audit records older than
+	// before (the audit retention's end), and returns how many.
+	ExpireAudits(ctx context.Context, before time.Time) (int64, error)
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
@@ -147,6 +173,35 @@ type Query struct {
 	// After continues from the row the cursor describes; nil starts at the
 	// beginning.
 	After *Cursor
+}
+
+// AuditQuery selects audit records of one tenant.
+type AuditQuery struct {
+	Tenant string
+	// Filter is a checked $filter tree of the audit properties
+	// (odata.ParseAuditFilter), nil for none.
+	Filter odata.Expr
+	// Ascending orders by activityDateTime ascending; the default is Graph's
+	// newest first. Seq breaks ties in the same direction.
+	Ascending bool
+	// Top is the page size, at least 1.
+	Top int
+	// After continues after the record the cursor names; nil starts at the
+	// beginning.
+	After *AuditCursor
+}
+
+// AuditCursor names the last record of a page by its time and Seq.
+type AuditCursor struct {
+	Time time.Time
+	Seq  int64
+}
+
+// AuditPage is one page of audit records.
+type AuditPage struct {
+	Records []*extdir.AuditRecord
+	// Next is the cursor of the next page, nil on the last.
+	Next *AuditCursor
 }
 
 // Order is one $orderby term on a sortable property.
@@ -176,4 +231,11 @@ func CursorAfter(p *extdir.Profile, order []Order) *Cursor {
 		c.Keys = append(c.Keys, o.Prop.Get(p))
 	}
 	return c
+}
+
+// Unaudited adapts a write callback that records nothing to Update's and
+// Purge's form: for tests and tools that drive a store directly, without
+// the Directory (which always records).
+func Unaudited(fn func(p *extdir.Profile) error) func(p *extdir.Profile) (*extdir.AuditRecord, error) {
+	return func(p *extdir.Profile) (*extdir.AuditRecord, error) { return nil, fn(p) }
 }

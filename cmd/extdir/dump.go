@@ -114,7 +114,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer closeStore()
-	if err := dir.Import(ctx, ps); err != nil {
+	if err := dir.Import(ctx, extdir.Actor{Initiator: extdir.Initiator{AppID: extdir.SystemInitiator.AppID, AppName: "extdir import"}}, ps); err != nil {
 		return fmt.Errorf("import: %s", extdir.ErrorMessage(err))
 	}
 	fmt.Fprintf(stdout, "imported %d profiles\n", len(ps))

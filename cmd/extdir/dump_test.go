@@ -49,7 +49,7 @@ func dumpDirectory(t *testing.T, n int) string {
 		}
 		batch = append(batch, p)
 		if len(batch) == cap(batch) || i == n-1 {
-			if err := st.Import(context.Background(), batch); err != nil {
+			if err := st.Import(context.Background(), batch, nil); err != nil {
 				t.Fatal(err)
 			}
 			batch = batch[:0]

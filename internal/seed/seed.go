@@ -59,7 +59,7 @@ func hash(s string) uint32 {
 
 // Importer takes profiles in batches, in one transaction each.
 type Importer interface {
-	Import(ctx context.Context, profiles []*extdir.Profile) error
+	Import(ctx context.Context, profiles []*extdir.Profile, recs []*extdir.AuditRecord) error
 }
 
 // Run writes the shape through imp in batches of batch profiles; progress,
@@ -73,7 +73,7 @@ func Run(ctx context.Context, imp Importer, shape Shape, batch int, progress fun
 		for i := range n {
 			buf = append(buf, Profile(tenant, i, created))
 			if len(buf) == batch || i == n-1 {
-				if err := imp.Import(ctx, buf); err != nil {
+				if err := imp.Import(ctx, buf, nil); err != nil {
 					return fmt.Errorf("seed %s: %w", tenant, err)
 				}
 				done += len(buf)

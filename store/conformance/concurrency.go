@@ -58,7 +58,7 @@ var concurrencyTests = []test{
 			ps[i] = f.sparse(tenantA, extdir.Kinds[i%2])
 			ps[i].PhoneNumber = "+15555550100"
 		}
-		oneSucceeds(t, together(workers, func(i int) error { return s.Create(t.Context(), ps[i]) }), "create")
+		oneSucceeds(t, together(workers, func(i int) error { return s.Create(t.Context(), ps[i], nil) }), "create")
 		var n int64
 		for _, k := range extdir.Kinds {
 			c, err := s.Count(t.Context(), store.Query{Tenant: tenantA, Kind: k, Top: 1})
@@ -80,10 +80,11 @@ var concurrencyTests = []test{
 			ps[i] = softDelete(t, s, create(t, s, p), base)
 		}
 		oneSucceeds(t, together(workers, func(i int) error {
-			_, err := s.Update(t.Context(), tenantA, ps[i].ID, func(p *extdir.Profile) error {
+			_, err := s.Update(t.Context(), tenantA, ps[i].ID, store.Unaudited(func(p *extdir.Profile) error {
 				p.DeletedDateTime = nil
 				return nil
-			})
+			}))
+
 			return err
 		}), "restore")
 	}},
@@ -94,10 +95,11 @@ var concurrencyTests = []test{
 		create(t, s, p)
 		epochs := make([]int64, workers)
 		errs := together(workers, func(i int) error {
-			q, err := s.Update(t.Context(), tenantA, p.ID, func(p *extdir.Profile) error {
+			q, err := s.Update(t.Context(), tenantA, p.ID, store.Unaudited(func(p *extdir.Profile) error {
 				p.Patch(setJobTitle(fmt.Sprintf("writer %d", i)))
 				return nil
-			})
+			}))
+
 			if err == nil {
 				epochs[i] = q.Epoch
 			}
@@ -151,13 +153,13 @@ var concurrencyTests = []test{
 		}
 		errs := together(writers, func(w int) error {
 			for i := w * perWriter; i < (w+1)*perWriter; i++ {
-				if err := s.Create(t.Context(), ps[i]); err != nil {
+				if err := s.Create(t.Context(), ps[i], nil); err != nil {
 					return err
 				}
-				if _, err := s.Update(t.Context(), tenantA, ps[i].ID, func(p *extdir.Profile) error {
+				if _, err := s.Update(t.Context(), tenantA, ps[i].ID, store.Unaudited(func(p *extdir.Profile) error {
 					p.Patch(setJobTitle("updated"))
 					return nil
-				}); err != nil {
+				})); err != nil {
 					return err
 				}
 			}
@@ -185,7 +187,7 @@ var concurrencyTests = []test{
 		var total int64
 		var mu sync.Mutex
 		errs := together(4, func(int) error {
-			n, err := s.Expire(t.Context(), base.Add(time.Hour))
+			n, err := s.Expire(t.Context(), base.Add(time.Hour), nil)
 			mu.Lock()
 			total += n
 			mu.Unlock()
@@ -211,16 +213,16 @@ var closeTests = []test{
 		}
 		q := store.Query{Tenant: tenantA, Kind: extdir.KindPending, Top: 10}
 		calls := map[string]error{
-			"create": s.Create(ctx, f.sparse(tenantA, extdir.KindPending)),
-			"purge":  s.Purge(ctx, tenantA, p.ID, never),
+			"create": s.Create(ctx, f.sparse(tenantA, extdir.KindPending), nil),
+			"purge":  s.Purge(ctx, tenantA, p.ID, store.Unaudited(never)),
 			"ping":   s.Ping(ctx),
 		}
 		_, calls["get"] = s.Get(ctx, tenantA, p.ID)
-		_, calls["update"] = s.Update(ctx, tenantA, p.ID, never)
+		_, calls["update"] = s.Update(ctx, tenantA, p.ID, store.Unaudited(never))
 		_, calls["list"] = s.List(ctx, q)
 		_, calls["count"] = s.Count(ctx, q)
-		_, calls["expire"] = s.Expire(ctx, base)
-		calls["import"] = s.Import(ctx, []*extdir.Profile{f.sparse(tenantA, extdir.KindPending)})
+		_, calls["expire"] = s.Expire(ctx, base, nil)
+		calls["import"] = s.Import(ctx, []*extdir.Profile{f.sparse(tenantA, extdir.KindPending)}, nil)
 		_, calls["reset"] = s.Reset(ctx, tenantA)
 		calls["export"] = s.Export(ctx, "", never)
 		for name, err := range calls {
@@ -235,12 +237,13 @@ var closeTests = []test{
 		entered, release := make(chan struct{}), make(chan struct{})
 		updated := make(chan error, 1)
 		go func() {
-			_, err := s.Update(t.Context(), tenantA, p.ID, func(p *extdir.Profile) error {
+			_, err := s.Update(t.Context(), tenantA, p.ID, store.Unaudited(func(p *extdir.Profile) error {
 				close(entered)
 				<-release
 				p.Patch(setJobTitle("in flight"))
 				return nil
-			})
+			}))
+
 			updated <- err
 		}()
 		<-entered

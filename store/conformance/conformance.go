@@ -146,7 +146,7 @@ func ptr[T any](v T) *T { return &v }
 
 func create(t *testing.T, s store.Store, p *extdir.Profile) *extdir.Profile {
 	t.Helper()
-	if err := s.Create(t.Context(), p); err != nil {
+	if err := s.Create(t.Context(), p, nil); err != nil {
 		t.Fatalf("create %s: %v", p.ID, err)
 	}
 	return p
@@ -165,7 +165,7 @@ func get(t *testing.T, s store.Store, tenant, id string) *extdir.Profile {
 // domain's step (extdir.Profile.SoftDelete).
 func softDelete(t *testing.T, s store.Store, p *extdir.Profile, at time.Time) *extdir.Profile {
 	t.Helper()
-	q, err := s.Update(t.Context(), p.Tenant, p.ID, func(p *extdir.Profile) error { return p.SoftDelete(at) })
+	q, err := s.Update(t.Context(), p.Tenant, p.ID, store.Unaudited(func(p *extdir.Profile) error { return p.SoftDelete(at) }))
 	if err != nil {
 		t.Fatalf("soft-delete %s: %v", p.ID, err)
 	}
@@ -181,10 +181,11 @@ func setJobTitle(title string) extdir.Changes {
 // update applies fn and fails the test on error.
 func update(t *testing.T, s store.Store, p *extdir.Profile, fn func(p *extdir.Profile)) *extdir.Profile {
 	t.Helper()
-	q, err := s.Update(t.Context(), p.Tenant, p.ID, func(p *extdir.Profile) error {
+	q, err := s.Update(t.Context(), p.Tenant, p.ID, store.Unaudited(func(p *extdir.Profile) error {
 		fn(p)
 		return nil
-	})
+	}))
+
 	if err != nil {
 		t.Fatalf("update %s: %v", p.ID, err)
 	}
@@ -347,7 +348,7 @@ var profileTests = []test{
 		want := first.Clone()
 		dup := f.sparse(tenantA, extdir.KindExternal)
 		dup.ID = first.ID
-		wantCode(t, s.Create(t.Context(), dup), extdir.EConflict, "create duplicate id")
+		wantCode(t, s.Create(t.Context(), dup, nil), extdir.EConflict, "create duplicate id")
 		wantProfile(t, want, get(t, s, tenantA, first.ID), "first profile after the clash")
 		// The clash must not have taken the newcomer's phone number either.
 		other := f.sparse(tenantA, extdir.KindPending)
@@ -359,13 +360,13 @@ var profileTests = []test{
 		p := create(t, s, f.sparse(tenantA, extdir.KindPending))
 		want := p.Clone()
 		ctx := canceledContext(t)
-		if err := s.Create(ctx, f.sparse(tenantA, extdir.KindPending)); err == nil {
+		if err := s.Create(ctx, f.sparse(tenantA, extdir.KindPending), nil); err == nil {
 			t.Fatal("create with a canceled context succeeded")
 		}
-		if _, err := s.Update(ctx, tenantA, p.ID, func(p *extdir.Profile) error { p.Patch(setJobTitle("canceled")); return nil }); err == nil {
+		if _, err := s.Update(ctx, tenantA, p.ID, store.Unaudited(func(p *extdir.Profile) error { p.Patch(setJobTitle("canceled")); return nil })); err == nil {
 			t.Fatal("update with a canceled context succeeded")
 		}
-		if err := s.Purge(ctx, tenantA, p.ID, func(*extdir.Profile) error { return nil }); err == nil {
+		if err := s.Purge(ctx, tenantA, p.ID, store.Unaudited(func(*extdir.Profile) error { return nil })); err == nil {
 			t.Fatal("remove with a canceled context succeeded")
 		}
 		wantProfile(t, want, get(t, s, tenantA, p.ID), "profile after canceled calls")
@@ -394,15 +395,17 @@ var tenantTests = []test{
 			want := p.Clone()
 			_, err := s.Get(t.Context(), tenantB, p.ID)
 			wantCode(t, err, extdir.ENotFound, "get from another tenant")
-			_, err = s.Update(t.Context(), tenantB, p.ID, func(p *extdir.Profile) error {
+			_, err = s.Update(t.Context(), tenantB, p.ID, store.Unaudited(func(p *extdir.Profile) error {
 				t.Errorf("update callback called with another tenant's profile %s", p.ID)
 				return nil
-			})
+			}))
+
 			wantCode(t, err, extdir.ENotFound, "update from another tenant")
-			err = s.Purge(t.Context(), tenantB, p.ID, func(p *extdir.Profile) error {
+			err = s.Purge(t.Context(), tenantB, p.ID, store.Unaudited(func(p *extdir.Profile) error {
 				t.Errorf("remove callback called with another tenant's profile %s", p.ID)
 				return nil
-			})
+			}))
+
 			wantCode(t, err, extdir.ENotFound, "remove from another tenant")
 			wantProfile(t, want, get(t, s, tenantA, p.ID), "profile after another tenant's calls")
 		}
@@ -432,7 +435,7 @@ var tenantTests = []test{
 		update(t, s, b, func(p *extdir.Profile) { p.JobTitle = ptr("changed in B") })
 		wantProfile(t, wantA, get(t, s, tenantA, a.ID), "tenant A's profile")
 		wantProfile(t, wantB, get(t, s, tenantB, a.ID), "tenant B's profile")
-		if err := s.Purge(t.Context(), tenantB, b.ID, func(*extdir.Profile) error { return nil }); err != nil {
+		if err := s.Purge(t.Context(), tenantB, b.ID, store.Unaudited(func(*extdir.Profile) error { return nil })); err != nil {
 			t.Fatalf("remove in B: %v", err)
 		}
 		wantProfile(t, wantA, get(t, s, tenantA, a.ID), "tenant A's profile after B's is removed")
@@ -447,7 +450,7 @@ var phoneTests = []test{
 			for _, k := range extdir.Kinds {
 				p := f.sparse(tenantA, k)
 				p.PhoneNumber = holder.PhoneNumber
-				wantPhoneTaken(t, s.Create(t.Context(), p), fmt.Sprintf("create %v over a live %v", k, holderKind))
+				wantPhoneTaken(t, s.Create(t.Context(), p, nil), fmt.Sprintf("create %v over a live %v", k, holderKind))
 				_, err := s.Get(t.Context(), tenantA, p.ID)
 				wantCode(t, err, extdir.ENotFound, "get of the refused profile")
 			}
@@ -478,7 +481,7 @@ var phoneTests = []test{
 	{"a removed holder frees its phone number", func(t *testing.T, s store.Store) {
 		var f fixture
 		old := create(t, s, f.full(tenantA, extdir.KindPending))
-		if err := s.Purge(t.Context(), tenantA, old.ID, func(*extdir.Profile) error { return nil }); err != nil {
+		if err := s.Purge(t.Context(), tenantA, old.ID, store.Unaudited(func(*extdir.Profile) error { return nil })); err != nil {
 			t.Fatalf("remove: %v", err)
 		}
 		p := f.sparse(tenantA, extdir.KindPending)
@@ -494,13 +497,14 @@ var phoneTests = []test{
 			holder.PhoneNumber = old.PhoneNumber
 			create(t, s, holder)
 			want := old.Clone()
-			_, err := s.Update(t.Context(), tenantA, old.ID, func(p *extdir.Profile) error {
+			_, err := s.Update(t.Context(), tenantA, old.ID, store.Unaudited(func(p *extdir.Profile) error {
 				if err := p.Restore(); err != nil {
 					return err
 				}
 				p.Patch(extdir.Changes{{Prop: displayName, Value: extdir.StringValue("restored")}})
 				return nil
-			})
+			}))
+
 			wantPhoneTaken(t, err, "restore into a clash")
 			wantProfile(t, want, get(t, s, tenantA, old.ID), "profile after the refused restore")
 		}
@@ -520,10 +524,11 @@ var phoneTests = []test{
 		a := create(t, s, f.full(tenantA, extdir.KindPending))
 		b := create(t, s, f.full(tenantA, extdir.KindExternal))
 		want := b.Clone()
-		_, err := s.Update(t.Context(), tenantA, b.ID, func(p *extdir.Profile) error {
+		_, err := s.Update(t.Context(), tenantA, b.ID, store.Unaudited(func(p *extdir.Profile) error {
 			p.PhoneNumber = a.PhoneNumber
 			return nil
-		})
+		}))
+
 		wantPhoneTaken(t, err, "update onto a taken phone number")
 		wantProfile(t, want, get(t, s, tenantA, b.ID), "profile after the refused update")
 	}},

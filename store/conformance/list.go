@@ -395,7 +395,7 @@ var listTests = []test{
 					gone[last.ID] = true
 					if pages%2 == 1 {
 						softDelete(t, s, last, base)
-					} else if err := s.Purge(t.Context(), tenant, last.ID, func(*extdir.Profile) error { return nil }); err != nil {
+					} else if err := s.Purge(t.Context(), tenant, last.ID, store.Unaudited(func(*extdir.Profile) error { return nil })); err != nil {
 						t.Fatalf("remove: %v", err)
 					}
 				}

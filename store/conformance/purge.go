@@ -35,7 +35,7 @@ var purgeTests = []test{
 			kept = append(kept, create(t, s, p))
 		}
 
-		n, err := s.Expire(t.Context(), cutoff)
+		n, err := s.Expire(t.Context(), cutoff, nil)
 		if err != nil || n != int64(len(purged)) {
 			t.Fatalf("purge = %d, %v; want %d", n, err, len(purged))
 		}
@@ -46,17 +46,17 @@ var purgeTests = []test{
 		for _, p := range kept {
 			wantProfile(t, p, get(t, s, p.Tenant, p.ID), "profile kept by the purge")
 		}
-		if n, err := s.Expire(t.Context(), cutoff); err != nil || n != 0 {
+		if n, err := s.Expire(t.Context(), cutoff, nil); err != nil || n != 0 {
 			t.Fatalf("second purge = %d, %v; want 0", n, err)
 		}
 	}},
 	{"purge counts a deletion within the cutoff's second as before it", func(t *testing.T, s store.Store) {
 		var f fixture
 		p := softDelete(t, s, create(t, s, f.full(tenantA, extdir.KindPending)), base)
-		if n, err := s.Expire(t.Context(), base); err != nil || n != 0 {
+		if n, err := s.Expire(t.Context(), base, nil); err != nil || n != 0 {
 			t.Fatalf("purge at the deletion's own second = %d, %v; want 0", n, err)
 		}
-		if n, err := s.Expire(t.Context(), base.Add(500*time.Millisecond)); err != nil || n != 1 {
+		if n, err := s.Expire(t.Context(), base.Add(500*time.Millisecond), nil); err != nil || n != 1 {
 			t.Fatalf("purge half a second later = %d, %v; want 1", n, err)
 		}
 		_, err := s.Get(t.Context(), tenantA, p.ID)
@@ -65,7 +65,7 @@ var purgeTests = []test{
 	{"purge with nothing to do returns zero", func(t *testing.T, s store.Store) {
 		var f fixture
 		create(t, s, f.full(tenantA, extdir.KindPending))
-		if n, err := s.Expire(t.Context(), base.Add(1000*time.Hour)); err != nil || n != 0 {
+		if n, err := s.Expire(t.Context(), base.Add(1000*time.Hour), nil); err != nil || n != 0 {
 			t.Fatalf("purge = %d, %v; want 0", n, err)
 		}
 	}},
@@ -78,11 +78,11 @@ var batchedPurgeTests = []test{
 		for i := range 10 {
 			p := Profile(tenantA, i)
 			p.DeletedDateTime = &deleted
-			if err := s.Create(t.Context(), p); err != nil {
+			if err := s.Create(t.Context(), p, nil); err != nil {
 				t.Fatalf("create: %v", err)
 			}
 		}
-		if n, err := s.Expire(t.Context(), deleted.Add(time.Second)); err != nil || n != 10 {
+		if n, err := s.Expire(t.Context(), deleted.Add(time.Second), nil); err != nil || n != 10 {
 			t.Fatalf("purge = %d, %v; want 10", n, err)
 		}
 	}},

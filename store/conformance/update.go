@@ -118,11 +118,12 @@ var updateTests = []test{
 		var f fixture
 		p := create(t, s, f.full(tenantA, extdir.KindPending))
 		want := p.Clone()
-		got, err := s.Update(t.Context(), tenantA, p.ID, func(p *extdir.Profile) error {
+		got, err := s.Update(t.Context(), tenantA, p.ID, store.Unaudited(func(p *extdir.Profile) error {
 			changeEverything(p, true)
 			p.Kind = extdir.KindExternal
 			return errCallback
-		})
+		}))
+
 		if err != errCallback {
 			t.Fatalf("update error %v, want the callback's own error value", err)
 		}
@@ -131,7 +132,7 @@ var updateTests = []test{
 		}
 		wantProfile(t, want, get(t, s, tenantA, p.ID), "profile after the refused update")
 		// A domain error passes through unchanged too.
-		_, err = s.Update(t.Context(), tenantA, p.ID, func(*extdir.Profile) error { return extdir.ErrPreconditionFailed })
+		_, err = s.Update(t.Context(), tenantA, p.ID, store.Unaudited(func(*extdir.Profile) error { return extdir.ErrPreconditionFailed }))
 		if err != extdir.ErrPreconditionFailed {
 			t.Fatalf("update error %v, want extdir.ErrPreconditionFailed itself", err)
 		}
@@ -151,23 +152,24 @@ var updateTests = []test{
 			"seq":    func(p *extdir.Profile) { p.Seq++ },
 			"id":     func(p *extdir.Profile) { p.ID = "other" },
 		} {
-			_, err := s.Update(t.Context(), tenantA, p.ID, func(p *extdir.Profile) error { change(p); return nil })
+			_, err := s.Update(t.Context(), tenantA, p.ID, store.Unaudited(func(p *extdir.Profile) error { change(p); return nil }))
 			if err == nil {
 				t.Errorf("update changing the %s succeeded", name)
 			}
 		}
 	}},
 	{"update of an unknown id is not found and calls nothing", func(t *testing.T, s store.Store) {
-		_, err := s.Update(t.Context(), tenantA, "00000000-0000-0000-0000-000000000000", func(p *extdir.Profile) error {
+		_, err := s.Update(t.Context(), tenantA, "00000000-0000-0000-0000-000000000000", store.Unaudited(func(p *extdir.Profile) error {
 			t.Errorf("callback called for an unknown id with %+v", p)
 			return nil
-		})
+		}))
+
 		wantCode(t, err, extdir.ENotFound, "update unknown id")
 	}},
 	{"update moves a profile between collections", func(t *testing.T, s store.Store) {
 		var f fixture
 		p := create(t, s, f.full(tenantA, extdir.KindPending))
-		if _, err := s.Update(t.Context(), tenantA, p.ID, func(p *extdir.Profile) error { return p.Redeem() }); err != nil {
+		if _, err := s.Update(t.Context(), tenantA, p.ID, store.Unaudited(func(p *extdir.Profile) error { return p.Redeem() })); err != nil {
 			t.Fatalf("redeem %s: %v", p.ID, err)
 		}
 		wantIDs(t, s, store.Query{Tenant: tenantA, Kind: extdir.KindPending}, nil)
@@ -187,17 +189,18 @@ var removeTests = []test{
 		} {
 			want := p.Clone()
 			called := false
-			err := s.Purge(t.Context(), tenantA, p.ID, func(got *extdir.Profile) error {
+			err := s.Purge(t.Context(), tenantA, p.ID, store.Unaudited(func(got *extdir.Profile) error {
 				called = true
 				wantProfile(t, want, got, "remove callback's profile")
 				return nil
-			})
+			}))
+
 			if err != nil || !called {
 				t.Fatalf("remove %s: %v (callback called: %t)", p.ID, err, called)
 			}
 			_, err = s.Get(t.Context(), tenantA, p.ID)
 			wantCode(t, err, extdir.ENotFound, "get after remove")
-			err = s.Purge(t.Context(), tenantA, p.ID, func(*extdir.Profile) error { return nil })
+			err = s.Purge(t.Context(), tenantA, p.ID, store.Unaudited(func(*extdir.Profile) error { return nil }))
 			wantCode(t, err, extdir.ENotFound, "second remove")
 		}
 		for _, deleted := range []bool{false, true} {
@@ -211,17 +214,18 @@ var removeTests = []test{
 		var f fixture
 		p := create(t, s, f.full(tenantA, extdir.KindPending))
 		want := p.Clone()
-		err := s.Purge(t.Context(), tenantA, p.ID, func(*extdir.Profile) error { return errCallback })
+		err := s.Purge(t.Context(), tenantA, p.ID, store.Unaudited(func(*extdir.Profile) error { return errCallback }))
 		if err != errCallback {
 			t.Fatalf("remove error %v, want the callback's own error value", err)
 		}
 		wantProfile(t, want, get(t, s, tenantA, p.ID), "profile after the refused remove")
 	}},
 	{"remove of an unknown id is not found and calls nothing", func(t *testing.T, s store.Store) {
-		err := s.Purge(t.Context(), tenantA, "00000000-0000-0000-0000-000000000000", func(p *extdir.Profile) error {
+		err := s.Purge(t.Context(), tenantA, "00000000-0000-0000-0000-000000000000", store.Unaudited(func(p *extdir.Profile) error {
 			t.Errorf("callback called for an unknown id with %+v", p)
 			return nil
-		})
+		}))
+
 		wantCode(t, err, extdir.ENotFound, "remove unknown id")
 	}},
 }

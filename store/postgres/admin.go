@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/extdir/extdir"
@@ -22,11 +23,17 @@ func (s *Store) Reset(ctx context.Context, tenant string) (int64, error) {
 	}
 	defer s.gate.Leave()
 	query, args := sqlstore.ResetSQL(dialect, tenant)
+	auditQuery, auditArgs := sqlstore.AuditResetSQL(dialect, tenant)
 	var tag pgconn.CommandTag
 	err := retry(ctx, func() error {
-		var err error
-		tag, err = s.pool.Exec(ctx, query, args...)
-		return err
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			if tag, err = tx.Exec(ctx, query, args...); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, auditQuery, auditArgs...)
+			return err
+		})
 	})
 	if err != nil {
 		return 0, dbError(fmt.Errorf("postgres: reset: %w", err))

@@ -222,7 +222,7 @@ func TestListingsAreNeverPrepared(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	p := conformance.Profile("tenant", 1)
-	if err := s.Create(ctx, p); err != nil {
+	if err := s.Create(ctx, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	q := store.Query{Tenant: "tenant", Kind: extdir.KindPending, Top: 10, Filter: mustFilter(t, "startswith(companyName,'Con')")}

@@ -145,7 +145,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	}
 	// Every store works on the one schema.
 	p := conformance.Profile("tenant", 1)
-	if err := stores[0].Create(context.Background(), p); err != nil {
+	if err := stores[0].Create(context.Background(), p, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stores[nodes-1].Get(context.Background(), "tenant", p.ID); err != nil {
@@ -161,7 +161,7 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := conformance.Profile("tenant", 1)
-	if err := s.Create(ctx, p); err != nil {
+	if err := s.Create(ctx, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	first := migrations(t, s)
@@ -322,7 +322,7 @@ func TestPurgeSkipsALockedRow(t *testing.T) {
 	for i := range 3 {
 		p := conformance.Profile("tenant", i)
 		p.DeletedDateTime = &deleted
-		if err := s.Create(ctx, p); err != nil {
+		if err := s.Create(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -330,16 +330,17 @@ func TestPurgeSkipsALockedRow(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Update(ctx, "tenant", locked, func(p *extdir.Profile) error {
+		_, err := s.Update(ctx, "tenant", locked, store.Unaudited(func(p *extdir.Profile) error {
 			close(entered)
 			<-release
 			return nil
-		})
+		}))
+
 		done <- err
 	}()
 	<-entered
 	purgeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	n, err := s.Expire(purgeCtx, deleted.Add(time.Second))
+	n, err := s.Expire(purgeCtx, deleted.Add(time.Second), nil)
 	cancel()
 	if err != nil || n != 2 {
 		close(release)
@@ -349,7 +350,7 @@ func TestPurgeSkipsALockedRow(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.Expire(ctx, deleted.Add(time.Second)); err != nil || n != 1 {
+	if n, err := s.Expire(ctx, deleted.Add(time.Second), nil); err != nil || n != 1 {
 		t.Fatalf("purge after the lock = %d, %v; want 1", n, err)
 	}
 }
@@ -406,7 +407,7 @@ func TestUnavailableDatabaseIsA503(t *testing.T) {
 	}
 	defer s.Close()
 	p := conformance.Profile("tenant", 1)
-	if err := s.Create(ctx, p); err != nil {
+	if err := s.Create(ctx, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	var pid int
@@ -472,7 +473,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	for i := range 50 {
 		batch = append(batch, conformance.Profile("tenant", i))
 	}
-	if err := s.Import(ctx, batch); err != nil {
+	if err := s.Import(ctx, batch, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range batch {
@@ -484,7 +485,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	// A batch with a phone clash in its middle writes nothing.
 	clash := []*extdir.Profile{conformance.Profile("tenant", 100), conformance.Profile("tenant", 101), conformance.Profile("tenant", 102)}
 	clash[1].PhoneNumber = batch[7].PhoneNumber
-	if err := s.Import(ctx, clash); !errors.Is(err, extdir.ErrPhoneTaken) {
+	if err := s.Import(ctx, clash, nil); !errors.Is(err, extdir.ErrPhoneTaken) {
 		t.Fatalf("import with a phone clash: %v, want ErrPhoneTaken", err)
 	}
 	if _, err := s.Get(ctx, "tenant", clash[0].ID); extdir.ErrorCode(err) != extdir.ENotFound {

@@ -28,6 +28,10 @@ var (
 	// and then reads what this one wrote.
 	lockByID      = selectByID + " FOR UPDATE"
 	insertProfile = "INSERT INTO profiles (tenant, kind, " + sqlstore.ColumnList() + ") VALUES (" + placeholders(1, 2+len(extdir.Columns)) + ") RETURNING seq"
+	// insertProfileAudited is insertProfile and the audit record's insert
+	// in one statement: a data-modifying WITH commits both or neither.
+	insertProfileAudited = "WITH p AS (" + insertProfile + "), a AS (" + sqlstore.AuditInsertSQLAfter(dialect, 2+len(extdir.Columns)) + ") SELECT seq FROM p"
+	insertAuditSQL       = sqlstore.AuditInsertSQL(dialect)
 	// updateProfile rewrites every column but the identity (tenant, id,
 	// seq), and finds the row by its primary key (tenant, seq).
 	updateProfile = func() string {
@@ -199,16 +203,21 @@ func retry(ctx context.Context, op func() error) error {
 // Create inserts p and sets p.Seq; p's times are brought to whole seconds in
 // UTC, as stored. The insert commits on its own: when Create returns, the
 // row is durable.
-func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
+func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.AuditRecord) error {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
 	defer s.gate.Leave()
 	sqlstore.Normalize(p)
-	args := profileArgs(p)
+	query, args := insertProfile, profileArgs(p)
+	if rec != nil {
+		// One statement, so one round trip and one transaction: both rows
+		// or neither.
+		query, args = insertProfileAudited, append(args, sqlstore.AuditArgs(dialect, rec)...)
+	}
 	var seq int64
 	err := retry(ctx, func() error {
-		return s.pool.QueryRow(ctx, insertProfile, args...).Scan(&seq)
+		return s.pool.QueryRow(ctx, query, args...).Scan(&seq)
 	})
 	if err != nil {
 		if derr := uniqueViolation(err); derr != nil {
@@ -246,28 +255,27 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 // decide from the profile it is given alone; it runs holding the row's lock
 // and a pooled connection, so it must not call the store (store.Store.Update's
 // callback rules).
-func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error) {
+func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) (*extdir.AuditRecord, error)) (*extdir.Profile, error) {
 	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
 	defer s.gate.Leave()
 	var written *extdir.Profile
 	err := s.writeTx(ctx, tenant, id, func(tx pgx.Tx, p *extdir.Profile) error {
-		before, err := sqlstore.RunUpdate(p, fn)
+		before, rec, err := sqlstore.RunUpdate(p, fn)
 		if err != nil {
 			return err
 		}
 		written = p
-		if !changed(before, p) {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, updateProfile, updateArgs(p)...); err != nil {
-			if derr := uniqueViolation(err); derr != nil {
-				return derr
+		if changed(before, p) {
+			if _, err := tx.Exec(ctx, updateProfile, updateArgs(p)...); err != nil {
+				if derr := uniqueViolation(err); derr != nil {
+					return derr
+				}
+				return dbError(fmt.Errorf("postgres: update profile %s: %w", id, err))
 			}
-			return dbError(fmt.Errorf("postgres: update profile %s: %w", id, err))
 		}
-		return nil
+		return insertAudit(ctx, tx, rec)
 	})
 	if err != nil {
 		return nil, err
@@ -290,20 +298,32 @@ func changed(a, b *extdir.Profile) bool {
 
 // Purge deletes the profile for good if fn, given its current state,
 // returns nil. Like Update, it may run fn again after a retryable abort.
-func (s *Store) Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
+func (s *Store) Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) (*extdir.AuditRecord, error)) error {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
 	defer s.gate.Leave()
 	return s.writeTx(ctx, tenant, id, func(tx pgx.Tx, p *extdir.Profile) error {
-		if err := fn(p); err != nil {
+		rec, err := fn(p)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, deleteBySeq, p.Tenant, p.Seq); err != nil {
 			return dbError(fmt.Errorf("postgres: remove profile %s: %w", id, err))
 		}
-		return nil
+		return insertAudit(ctx, tx, rec)
 	})
+}
+
+// insertAudit writes rec in tx; nil writes nothing.
+func insertAudit(ctx context.Context, tx pgx.Tx, rec *extdir.AuditRecord) error {
+	if rec == nil {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, insertAuditSQL, sqlstore.AuditArgs(dialect, rec)...); err != nil {
+		return dbError(fmt.Errorf("postgres: audit %s: %w", rec.ID, err))
+	}
+	return nil
 }
 
 // writeTx locks the row of (tenant, id) in a READ COMMITTED transaction,
@@ -349,30 +369,54 @@ func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(pgx.Tx
 // it locked, and the delete goes straight to them: a row this statement
 // holds locked cannot move, and no index is needed to find it again,
 // whatever the planner thinks of the batch's size.
-const purgeBatchSQL = `DELETE FROM profiles WHERE ctid = ANY(ARRAY(
+//
+// The deleted rows come back, for their audit records, which the same
+// transaction writes.
+var purgeBatchSQL = `DELETE FROM profiles WHERE ctid = ANY(ARRAY(
 	SELECT ctid FROM profiles WHERE deleted_at IS NOT NULL AND deleted_at < $1
-	LIMIT $2 FOR UPDATE SKIP LOCKED))`
+	LIMIT $2 FOR UPDATE SKIP LOCKED)) RETURNING seq, tenant, kind, ` + sqlstore.ColumnList()
 
 // Expire deletes, in every tenant, the profiles soft-deleted before
 // deletedBefore, in batches of purgeBatch rows, each its own transaction.
 // It stops at the first batch that is not full: the rows left then are
 // locked by another purge, which deletes them, or by a writer.
-func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, error) {
+func (s *Store) Expire(ctx context.Context, deletedBefore time.Time, rec func(p *extdir.Profile) *extdir.AuditRecord) (int64, error) {
 	if err := s.gate.Enter(); err != nil {
 		return 0, err
 	}
 	defer s.gate.Leave()
 	return sqlstore.Expire(deletedBefore, s.purgeBatch, func(cutoff int64, limit int) (int64, error) {
-		var tag pgconn.CommandTag
+		var n int64
 		err := retry(ctx, func() error {
-			var err error
-			tag, err = s.pool.Exec(ctx, purgeBatchSQL, cutoff, limit)
-			return err
+			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				rows, err := tx.Query(ctx, purgeBatchSQL, cutoff, limit)
+				if err != nil {
+					return err
+				}
+				gone, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*extdir.Profile, error) { return scanOne(r) })
+				if err != nil {
+					return err
+				}
+				n = int64(len(gone))
+				var batch pgx.Batch
+				for _, p := range gone {
+					if rec == nil {
+						break
+					}
+					if r := rec(p); r != nil {
+						batch.Queue(insertAuditSQL, sqlstore.AuditArgs(dialect, r)...)
+					}
+				}
+				if batch.Len() == 0 {
+					return nil
+				}
+				return tx.SendBatch(ctx, &batch).Close()
+			})
 		})
 		if err != nil {
 			return 0, dbError(fmt.Errorf("postgres: purge: %w", err))
 		}
-		return tag.RowsAffected(), nil
+		return n, nil
 	})
 }
 
@@ -384,7 +428,7 @@ func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, err
 // identity hands out increasing seqs in that order. Each profile's Seq is
 // set once the transaction has committed, and left alone if it fails: a
 // seq of rows rolled back names nothing.
-func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
+func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile, recs []*extdir.AuditRecord) error {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
@@ -402,6 +446,13 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 		sqlstore.Normalize(p)
 		batch.Queue(insertProfile, profileArgs(p)...)
 	}
+	audits := 0
+	for _, r := range recs {
+		if r != nil {
+			batch.Queue(insertAuditSQL, sqlstore.AuditArgs(dialect, r)...)
+			audits++
+		}
+	}
 	results := tx.SendBatch(ctx, &batch)
 	for i, p := range profiles {
 		if err := results.QueryRow().Scan(&seqs[i]); err != nil {
@@ -410,6 +461,12 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 				return derr
 			}
 			return dbError(fmt.Errorf("postgres: import profile %s: %w", p.ID, err))
+		}
+	}
+	for range audits {
+		if _, err := results.Exec(); err != nil {
+			_ = results.Close()
+			return dbError(fmt.Errorf("postgres: import: audit: %w", err))
 		}
 	}
 	if err := results.Close(); err != nil {

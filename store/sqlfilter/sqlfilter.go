@@ -61,10 +61,32 @@ var whitelist = func() map[*extdir.Property]bool {
 // or foreign property, an operator or literal the property does not allow):
 // a bug in the caller, not a client error.
 func Where(e odata.Expr, d Dialect, argOffset int) (string, []any, error) {
+	return where(e, d, argOffset, whitelist, 1)
+}
+
+// auditWhitelist holds the columns of the audit log's filterable
+// properties (extdir.AuditProperties).
+var auditWhitelist = func() map[*extdir.Property]bool {
+	m := make(map[*extdir.Property]bool, len(extdir.AuditProperties))
+	for _, p := range extdir.AuditProperties {
+		m[p] = true
+	}
+	return m
+}()
+
+// AuditWhere is Where for a checked audit $filter (odata.ParseAuditFilter),
+// over the audit table's columns, whose times are Unix microseconds.
+func AuditWhere(e odata.Expr, d Dialect, argOffset int) (string, []any, error) {
+	return where(e, d, argOffset, auditWhitelist, 1_000_000)
+}
+
+// where writes e with columns from allowed and time columns holding
+// perSecond units a second.
+func where(e odata.Expr, d Dialect, argOffset int, allowed map[*extdir.Property]bool, perSecond int64) (string, []any, error) {
 	if e == nil {
 		return "", nil, nil
 	}
-	w := &writer{d: d, offset: argOffset}
+	w := &writer{d: d, offset: argOffset, allowed: allowed, perSecond: perSecond}
 	if err := w.expr(e, false); err != nil {
 		return "", nil, fmt.Errorf("sqlfilter: %w", err)
 	}
@@ -78,6 +100,10 @@ type writer struct {
 	offset int
 	b      strings.Builder
 	args   []any
+	// allowed are the properties whose columns may appear; perSecond is
+	// the unit of time columns (1: seconds).
+	allowed   map[*extdir.Property]bool
+	perSecond int64
 }
 
 func (w *writer) bind(v any) string {
@@ -131,12 +157,12 @@ func operands(e *odata.Logical, dst []odata.Expr) []odata.Expr {
 
 // column returns the property a path is bound to after checking it is in
 // the whitelist and allows the operator.
-func column(path odata.Path, need extdir.Op) (*extdir.Property, error) {
+func (w *writer) column(path odata.Path, need extdir.Op) (*extdir.Property, error) {
 	p := path.Prop
 	if p == nil {
 		return nil, fmt.Errorf("property %q is not bound; run odata.CheckFilter first", path.String())
 	}
-	if !whitelist[p] {
+	if !w.allowed[p] {
 		return nil, fmt.Errorf("property %q is not a column of the property table", p.Name)
 	}
 	if !p.Filter.Has(need) {
@@ -148,7 +174,7 @@ func column(path odata.Path, need extdir.Op) (*extdir.Property, error) {
 var errLiteral = errors.New("literal does not match the property's type")
 
 func (w *writer) compare(e *odata.Compare, neg bool) error {
-	p, err := column(e.Path, e.Op.Allowed())
+	p, err := w.column(e.Path, e.Op.Allowed())
 	if err != nil {
 		return err
 	}
@@ -199,14 +225,16 @@ func (w *writer) compare(e *odata.Compare, neg bool) error {
 	return nil
 }
 
-// timeCompare compares an INTEGER seconds column with an instant that may
-// carry a fraction of a second. For such an instant t, between whole
-// seconds s and s+1, a whole-second column value c satisfies c > t exactly
-// when c > s, c >= t when c > s, c < t when c <= s, c <= t when c <= s; it
-// never equals t.
+// timeCompare compares an INTEGER column of whole units (seconds, or
+// microseconds for the audit log) with an instant that may carry a
+// fraction of a unit. For such an instant t, between whole units s and
+// s+1, a column value c satisfies c > t exactly when c > s, c >= t when
+// c > s, c < t when c <= s, c <= t when c <= s; it never equals t.
 func (w *writer) timeCompare(col string, op odata.CompareOp, v odata.Literal) string {
-	sec := v.Time.Unix() // floor, also before 1970
-	frac := v.Time.Nanosecond() != 0
+	sec, rest := v.Time.Unix(), int64(v.Time.Nanosecond()) // floor, also before 1970
+	unit := int64(1_000_000_000) / w.perSecond
+	sec = sec*w.perSecond + rest/unit
+	frac := rest%unit != 0
 	var sym string
 	switch op {
 	case odata.Eq:
@@ -238,7 +266,7 @@ func (w *writer) timeCompare(col string, op odata.CompareOp, v odata.Literal) st
 }
 
 func (w *writer) in(e *odata.In, neg bool) error {
-	p, err := column(e.Path, extdir.OpIn)
+	p, err := w.column(e.Path, extdir.OpIn)
 	if err != nil {
 		return err
 	}
@@ -260,7 +288,7 @@ func (w *writer) call(e *odata.Call, neg bool) error {
 	if e.Func != odata.StartsWith {
 		return fmt.Errorf("function %s is not supported", e.Func)
 	}
-	p, err := column(e.Path, extdir.OpStartsWith)
+	p, err := w.column(e.Path, extdir.OpStartsWith)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ func (s *Store) Reset(ctx context.Context, tenant string) (int64, error) {
 	}
 	defer s.gate.Leave()
 	query, args := sqlstore.ResetSQL(dialect, tenant)
+	auditQuery, auditArgs := sqlstore.AuditResetSQL(dialect, tenant)
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(context.WithoutCancel(ctx), query, args...)
@@ -36,6 +37,9 @@ func (s *Store) Reset(ctx context.Context, tenant string) (int64, error) {
 		}
 		if n, err = res.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: reset: %w", err)
+		}
+		if _, err := tx.ExecContext(context.WithoutCancel(ctx), auditQuery, auditArgs...); err != nil {
+			return &secondStatementError{fmt.Errorf("sqlite: reset audit log: %w", err)}
 		}
 		return nil
 	})

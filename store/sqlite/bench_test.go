@@ -16,7 +16,7 @@ import (
 var benchBackend = storebench.Backend{
 	Open: func(b *testing.B, profiles []*extdir.Profile) store.Store {
 		s := openTest(b, filepath.Join(b.TempDir(), "bench.db"))
-		if err := s.Import(context.Background(), profiles); err != nil {
+		if err := s.Import(context.Background(), profiles, nil); err != nil {
 			b.Fatal(err)
 		}
 		return s
@@ -37,7 +37,7 @@ func BenchmarkCreateConcurrent(b *testing.B) {
 	b.SetParallelism(32) // × GOMAXPROCS writers
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := s.Create(ctx, storebench.Profile(int(n.Add(1)))); err != nil {
+			if err := s.Create(ctx, storebench.Profile(int(n.Add(1))), nil); err != nil {
 				b.Fatal(err)
 			}
 		}

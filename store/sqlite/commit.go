@@ -25,6 +25,19 @@ import (
 // each write sees every earlier write of the batch, so uniqueness and
 // If-Match keep their serial meaning.
 
+// A write that records an audit record makes two changes: the profile's,
+// then the record's. The record's INSERT comes last and cannot meet a
+// constraint a client can cause (its id is a fresh GUID), so the rule above
+// still holds for every failure a client sees; any failure of the second
+// statement is a secondStatementError, which abandons the whole batch (run)
+// so that the first statement's change is never committed alone.
+
+// secondStatementError is the failure of a write's second statement.
+type secondStatementError struct{ err error }
+
+func (e *secondStatementError) Error() string { return e.err.Error() }
+func (e *secondStatementError) Unwrap() error { return e.err }
+
 // maxBatch bounds one transaction, so that a flood of writers still gets
 // answers in steady slices.
 const maxBatch = 256
@@ -149,7 +162,14 @@ func (b *batch) run(op *writeOp) {
 	default:
 		err = op.step(b.tx)
 		var se *sqlite.Error
-		if errors.As(err, &se) && se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+		var second *secondStatementError
+		switch {
+		case errors.As(err, &second):
+			// The write's first statement is in the transaction and cannot
+			// be undone alone: the whole batch goes, rather than a change
+			// without its audit record.
+			b.broken = fmt.Errorf("sqlite: write: batch abandoned: %w", err)
+		case errors.As(err, &se) && se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT:
 			b.broken = fmt.Errorf("sqlite: write: batch abandoned: %w", err)
 		}
 	}

@@ -40,7 +40,7 @@ func TestWritesAndReadsWaitForTheSync(t *testing.T) {
 	ctx := context.Background()
 	for i := range 20 {
 		p := conformance.Profile("tenant", i)
-		if err := s.Create(ctx, p); err != nil {
+		if err := s.Create(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
 		if c, d := s.durable.committing.Load(), s.durable.synced.Load(); d < c {

@@ -81,7 +81,7 @@ func uniqueViolation(err error) error {
 
 // Create inserts p and sets p.Seq; p's times are brought to whole seconds in
 // UTC, as stored.
-func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
+func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.AuditRecord) error {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile) error {
 		if seq, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: create profile %s: read seq: %w", p.ID, err)
 		}
-		return nil
+		return s.insertAudit(ctx, tx, rec)
 	})
 	if err != nil {
 		return err
@@ -136,20 +136,28 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 // batch's transaction are held: it must not call the store (a write would
 // wait for ever behind it), and every other write waits for it to return
 // (store.Store.Update's callback rules).
-func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) (*extdir.Profile, error) {
+func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) (*extdir.AuditRecord, error)) (*extdir.Profile, error) {
 	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
 	defer s.gate.Leave()
 	var written *extdir.Profile
 	err := s.writeTx(ctx, tenant, id, func(tx *sql.Tx, p *extdir.Profile) error {
-		before, err := sqlstore.RunUpdate(p, fn)
+		before, rec, err := sqlstore.RunUpdate(p, fn)
 		if err != nil {
 			return err
 		}
 		written = p
 		set, args := changes(before, p)
 		if set == 0 {
+			if rec == nil {
+				return nil
+			}
+			// A record of a change that changed no column is the write's
+			// only statement.
+			if _, err := tx.StmtContext(ctx, s.insertAuditStmt).ExecContext(ctx, sqlstore.AuditArgs(dialect, rec)...); err != nil {
+				return fmt.Errorf("sqlite: audit %s: %w", rec.ID, err)
+			}
 			return nil
 		}
 		if err := s.updates.exec(ctx, tx, set, append(args, p.Seq)); err != nil {
@@ -158,7 +166,7 @@ func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir
 			}
 			return fmt.Errorf("sqlite: update profile %s: %w", id, err)
 		}
-		return nil
+		return s.insertAudit(ctx, tx, rec)
 	})
 	if err != nil {
 		return nil, err
@@ -279,20 +287,33 @@ func columnIndex(column string) (int, bool) {
 
 // Purge deletes the profile for good if fn, given its current state,
 // returns nil.
-func (s *Store) Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) error) error {
+func (s *Store) Purge(ctx context.Context, tenant, id string, fn func(p *extdir.Profile) (*extdir.AuditRecord, error)) error {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
 	defer s.gate.Leave()
 	return s.writeTx(ctx, tenant, id, func(tx *sql.Tx, p *extdir.Profile) error {
-		if err := fn(p); err != nil {
+		rec, err := fn(p)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.StmtContext(ctx, s.remove).ExecContext(ctx, p.Seq); err != nil {
 			return fmt.Errorf("sqlite: remove profile %s: %w", id, err)
 		}
-		return nil
+		return s.insertAudit(ctx, tx, rec)
 	})
+}
+
+// insertAudit writes rec, the second statement of a write, in tx; nil
+// writes nothing. Its failure abandons the batch (secondStatementError).
+func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, rec *extdir.AuditRecord) error {
+	if rec == nil {
+		return nil
+	}
+	if _, err := tx.StmtContext(ctx, s.insertAuditStmt).ExecContext(ctx, sqlstore.AuditArgs(dialect, rec)...); err != nil {
+		return &secondStatementError{fmt.Errorf("sqlite: audit %s: %w", rec.ID, err)}
+	}
+	return nil
 }
 
 // writeTx reads the row of (tenant, id) inside a group-committed write
@@ -313,33 +334,70 @@ func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(*sql.T
 	})
 }
 
-// purgeBatchSQL deletes one batch of the rows soft-deleted before a time.
-const purgeBatchSQL = `DELETE FROM profiles WHERE seq IN (
-	SELECT seq FROM profiles WHERE deleted_at IS NOT NULL AND deleted_at < ? LIMIT ?)`
+// purgeBatchSQL deletes one batch of the rows soft-deleted before a time
+// and returns them, for their audit records.
+var purgeBatchSQL = `DELETE FROM profiles WHERE seq IN (
+	SELECT seq FROM profiles WHERE deleted_at IS NOT NULL AND deleted_at < ? LIMIT ?) RETURNING ` + rowJSON()
 
 // Expire deletes, in every tenant, the profiles soft-deleted before
-// deletedBefore. It works in batches of purgeBatch rows, each its own
-// transaction, so that other writers get the lock between batches.
-func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, error) {
+// deletedBefore, each with its audit record rec(p). It works in batches of
+// purgeBatch rows, each its own transaction, so that other writers get the
+// lock between batches.
+func (s *Store) Expire(ctx context.Context, deletedBefore time.Time, rec func(p *extdir.Profile) *extdir.AuditRecord) (int64, error) {
 	if err := s.gate.Enter(); err != nil {
 		return 0, err
 	}
 	defer s.gate.Leave()
 	return sqlstore.Expire(deletedBefore, s.purgeBatch, func(cutoff int64, limit int) (int64, error) {
-		seq := s.durable.begin()
-		res, err := s.writer.ExecContext(ctx, purgeBatchSQL, cutoff, limit)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: purge: %w", err)
-		}
-		if err := s.durable.await(seq); err != nil {
-			return 0, err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: purge: %w", err)
-		}
-		return n, nil
+		return s.expireBatch(ctx, cutoff, limit, rec)
 	})
+}
+
+func (s *Store) expireBatch(ctx context.Context, cutoff int64, limit int, rec func(p *extdir.Profile) *extdir.AuditRecord) (int64, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	rows, err := tx.QueryContext(ctx, purgeBatchSQL, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge: %w", err)
+	}
+	var gone []*extdir.Profile
+	for rows.Next() {
+		p, err := scanProfile(rows)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sqlite: purge: %w", err)
+		}
+		gone = append(gone, p)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("sqlite: purge: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("sqlite: purge: %w", err)
+	}
+	if rec != nil {
+		stmt := tx.StmtContext(ctx, s.insertAuditStmt)
+		for _, p := range gone {
+			if r := rec(p); r != nil {
+				if _, err := stmt.ExecContext(ctx, sqlstore.AuditArgs(dialect, r)...); err != nil {
+					return 0, fmt.Errorf("sqlite: purge: audit %s: %w", p.ID, err)
+				}
+			}
+		}
+	}
+	// Counted only now, inside the write, so that the sync the caller
+	// waits for is one that covers this commit.
+	seq := s.durable.begin()
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: purge: %w", err)
+	}
+	if err := s.durable.await(seq); err != nil {
+		return 0, err
+	}
+	return int64(len(gone)), nil
 }
 
 // Import inserts many profiles in one transaction: all of them or, on the
@@ -353,7 +411,7 @@ func (s *Store) Expire(ctx context.Context, deletedBefore time.Time) (int64, err
 // The commit is counted while the transaction holds the only write
 // connection, so no batch can commit between the count and the commit, and
 // the sync awaited covers this commit.
-func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
+func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile, recs []*extdir.AuditRecord) error {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
@@ -376,6 +434,15 @@ func (s *Store) Import(ctx context.Context, profiles []*extdir.Profile) error {
 		}
 		if seqs[i], err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: import profile %s: read seq: %w", p.ID, err)
+		}
+	}
+	audit := tx.StmtContext(ctx, s.insertAuditStmt)
+	for _, r := range recs {
+		if r == nil {
+			continue
+		}
+		if _, err := audit.ExecContext(ctx, sqlstore.AuditArgs(dialect, r)...); err != nil {
+			return fmt.Errorf("sqlite: import: audit %s: %w", r.ID, err)
 		}
 	}
 	seq := s.durable.begin()

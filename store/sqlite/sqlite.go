@@ -64,6 +64,7 @@ type Store struct {
 	// Statements prepared once at Open, on the pool that runs them.
 	get                  *sql.Stmt // reader
 	insert, lock, remove *sql.Stmt // writer
+	insertAuditStmt      *sql.Stmt // writer
 	// updates holds the UPDATE statements, one per set of changed columns.
 	updates updateCache
 	// reads holds the listing and counting statements, which vary with the
@@ -229,6 +230,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.insert, s.writer, insertProfile},
 		{&s.lock, s.writer, selectByID},
 		{&s.remove, s.writer, "DELETE FROM profiles WHERE seq = ?"},
+		{&s.insertAuditStmt, s.writer, sqlstore.AuditInsertSQL(dialect)},
 	}
 	for _, st := range stmts {
 		stmt, err := st.db.PrepareContext(ctx, st.query)
@@ -297,7 +299,7 @@ func (s *Store) release() error {
 	if err := s.updates.close(); err != nil {
 		errs = append(errs, fmt.Errorf("sqlite: close statement: %w", err))
 	}
-	for _, st := range []*sql.Stmt{s.get, s.insert, s.lock, s.remove} {
+	for _, st := range []*sql.Stmt{s.get, s.insert, s.lock, s.remove, s.insertAuditStmt} {
 		if st != nil {
 			if err := st.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("sqlite: close statement: %w", err))

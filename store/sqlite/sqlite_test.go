@@ -94,7 +94,7 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 		t.Fatalf("open: %v", err)
 	}
 	p := conformance.Profile("tenant", 1)
-	if err := s.Create(ctx, p); err != nil {
+	if err := s.Create(ctx, p, nil); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	migrations := func(s *Store) string {
@@ -149,7 +149,7 @@ func TestMemoryDatabasesAreSeparateAndShared(t *testing.T) {
 	ctx := context.Background()
 	a, b := openTest(t, Memory), openTest(t, ":memory:")
 	p := conformance.Profile("tenant", 1)
-	if err := a.Create(ctx, p); err != nil {
+	if err := a.Create(ctx, p, nil); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	// Written on the write connection, read on the read pool: one database.
@@ -376,11 +376,11 @@ func writeUntilKilled(path string) {
 	patch := extdir.Changes{{Prop: jobTitle, Value: extdir.StringValue("Engineer")}}
 	for i := 0; ; i++ {
 		p := conformance.Profile("tenant", i)
-		if err := s.Create(ctx, p); err != nil {
+		if err := s.Create(ctx, p, nil); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		if _, err := s.Update(ctx, "tenant", p.ID, func(p *extdir.Profile) error { p.Patch(patch); return nil }); err != nil {
+		if _, err := s.Update(ctx, "tenant", p.ID, store.Unaudited(func(p *extdir.Profile) error { p.Patch(patch); return nil })); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -395,7 +395,7 @@ func TestOpenAPathWithURICharacters(t *testing.T) {
 	}
 	path := filepath.Join(dir, "extdir.db")
 	s := openTest(t, path)
-	if err := s.Create(context.Background(), conformance.Profile("tenant", 1)); err != nil {
+	if err := s.Create(context.Background(), conformance.Profile("tenant", 1), nil); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	if _, err := os.Stat(path); err != nil {

@@ -87,14 +87,14 @@ var errIdentityChanged = errors.New("the callback changed the tenant, seq or id"
 // changed Tenant, Seq or ID, which identify the row, is refused; the times
 // of p are brought to what the store keeps, so that the profile Update
 // returns is the one a later read returns.
-func RunUpdate(p *extdir.Profile, fn func(*extdir.Profile) error) (before *extdir.Profile, err error) {
+func RunUpdate(p *extdir.Profile, fn func(*extdir.Profile) (*extdir.AuditRecord, error)) (before *extdir.Profile, rec *extdir.AuditRecord, err error) {
 	before = p.Clone()
-	if err := fn(p); err != nil {
-		return nil, err
+	if rec, err = fn(p); err != nil {
+		return nil, nil, err
 	}
 	if p.Tenant != before.Tenant || p.Seq != before.Seq || p.ID != before.ID {
-		return nil, fmt.Errorf("update profile %s: %w", before.ID, errIdentityChanged)
+		return nil, nil, fmt.Errorf("update profile %s: %w", before.ID, errIdentityChanged)
 	}
 	Normalize(p)
-	return before, nil
+	return before, rec, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/store"
 )
 
 func TestLoadMigrations(t *testing.T) {
@@ -232,7 +233,7 @@ func TestRunUpdate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := extdir.NewPending("t", "id", "creator", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			p.Seq = 7
-			before, err := RunUpdate(p, tc.fn)
+			before, _, err := RunUpdate(p, store.Unaudited(tc.fn))
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || before != nil {
 					t.Fatalf("RunUpdate = %v, %v; want error %v", before, err, tc.wantErr)
@@ -248,7 +249,7 @@ func TestRunUpdate(t *testing.T) {
 		})
 	}
 	p := extdir.NewPending("t", "id", "creator", time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("+1", 3600)))
-	if _, err := RunUpdate(p, func(p *extdir.Profile) error { p.CreatedDateTime = p.CreatedDateTime.Add(time.Millisecond); return nil }); err != nil {
+	if _, _, err := RunUpdate(p, store.Unaudited(func(p *extdir.Profile) error { p.CreatedDateTime = p.CreatedDateTime.Add(time.Millisecond); return nil })); err != nil {
 		t.Fatal(err)
 	}
 	if p.CreatedDateTime.Location() != time.UTC || p.CreatedDateTime.Nanosecond() != 0 {

@@ -104,7 +104,7 @@ func create(b *testing.B, backend Backend) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if err := s.Create(ctx, Profile(i)); err != nil {
+		if err := s.Create(ctx, Profile(i), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -216,10 +216,11 @@ func update(b *testing.B, backend Backend) {
 	jobTitle, _ := extdir.PropertyByName("jobTitle")
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		_, err := s.Update(ctx, Tenant, scattered(ps, i), func(p *extdir.Profile) error {
+		_, err := s.Update(ctx, Tenant, scattered(ps, i), store.Unaudited(func(p *extdir.Profile) error {
 			p.Patch(extdir.Changes{{Prop: jobTitle, Value: extdir.StringValue(p.DisplayName)}})
 			return nil
-		})
+		}))
+
 		if err != nil {
 			b.Fatal(err)
 		}
