@@ -208,13 +208,25 @@ func checkRoles(roles []string) error {
 	return nil
 }
 
-// Permissions lists every application permission of the API.
+// Permissions lists every application permission of the API: the two of
+// each kind of profile, and the audit log's.
 func Permissions() []string {
 	var out []string
 	for _, k := range extdir.Kinds {
 		out = append(out, k.ReadPermission(), k.WritePermission())
 	}
-	return out
+	return append(out, PermissionAuditLogRead)
+}
+
+// AllGrants are the least permissions that allow everything: the
+// ReadWrite permission of each kind, and the audit log's. Development
+// tokens and the test kit's default to them.
+func AllGrants() []string {
+	var out []string
+	for _, k := range extdir.Kinds {
+		out = append(out, k.WritePermission())
+	}
+	return append(out, PermissionAuditLogRead)
 }
 
 func knownPermission(p string) bool {
@@ -223,7 +235,7 @@ func knownPermission(p string) bool {
 			return true
 		}
 	}
-	return false
+	return p == PermissionAuditLogRead
 }
 
 // checkSecretHash accepts a hex SHA-256 digest.

@@ -16,6 +16,12 @@ const (
 	RoleGlobalAdministrator = "62e90394-69f5-4237-9190-012177145e10"
 	// RoleGlobalReader may read profiles only.
 	RoleGlobalReader = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+	// RoleReportsReader, RoleSecurityReader and RoleSecurityAdministrator
+	// may read the audit log (AuditLog.Read.All), as may Global Reader and
+	// Global Administrator.
+	RoleReportsReader         = "4a5d8f65-41da-4de4-8968-e035b65339cf"
+	RoleSecurityReader        = "5d6b6bb7-de71-4623-b4af-96380a352509"
+	RoleSecurityAdministrator = "194ae4cb-b126-40b2-bd5b-6091b380977d"
 )
 
 // writerRoles and readerRoles are the roles a delegated caller needs on top
@@ -23,7 +29,24 @@ const (
 var (
 	writerRoles = []string{RoleExtendedDirectoryUserAdministrator, RoleTeamsAdministrator, RoleGlobalAdministrator}
 	readerRoles = []string{RoleExtendedDirectoryUserAdministrator, RoleTeamsAdministrator, RoleGlobalAdministrator, RoleGlobalReader}
+	// auditRoles read the audit log, as Graph's directoryAudit pages list.
+	auditRoles = []string{RoleReportsReader, RoleSecurityReader, RoleSecurityAdministrator, RoleGlobalReader, RoleGlobalAdministrator}
 )
+
+// PermissionAuditLogRead reads the audit log.
+const PermissionAuditLogRead = "AuditLog.Read.All"
+
+// rolesFor are the directory roles that, with the scope, let a user use
+// perm.
+func rolesFor(perm string) []string {
+	switch {
+	case perm == PermissionAuditLogRead:
+		return auditRoles
+	case strings.Contains(perm, ".ReadWrite."):
+		return writerRoles
+	}
+	return readerRoles
+}
 
 // Principal is a verified caller.
 type Principal struct {
@@ -56,10 +79,7 @@ func (p *Principal) Allowed(perm string) bool {
 	if !grants(p.Scopes, perm) {
 		return false
 	}
-	allowed := readerRoles
-	if strings.Contains(perm, ".ReadWrite.") {
-		allowed = writerRoles
-	}
+	allowed := rolesFor(perm)
 	return slices.ContainsFunc(p.RoleIDs, func(id string) bool {
 		// Role ids are GUIDs; their case carries no meaning.
 		return slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, id) })
@@ -90,6 +110,9 @@ var roleNames = map[string]string{
 	RoleTeamsAdministrator:                 "Teams Administrator",
 	RoleGlobalAdministrator:                "Global Administrator",
 	RoleGlobalReader:                       "Global Reader",
+	RoleReportsReader:                      "Reports Reader",
+	RoleSecurityReader:                     "Security Reader",
+	RoleSecurityAdministrator:              "Security Administrator",
 }
 
 // Refusal says, for a 403, what p lacks for perm: what would have been
@@ -106,10 +129,7 @@ func (p *Principal) Refusal(perm string) string {
 	if !grants(p.Scopes, perm) {
 		return "The application needs the delegated permission " + either + " (the scp claim)."
 	}
-	allowed := readerRoles
-	if write {
-		allowed = writerRoles
-	}
+	allowed := rolesFor(perm)
 	names := make([]string, len(allowed))
 	for i, id := range allowed {
 		names[i] = roleNames[id]

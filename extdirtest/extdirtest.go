@@ -31,7 +31,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
 	"github.com/extdir/extdir/graph"
 	"github.com/extdir/extdir/internal/server"
@@ -309,7 +308,8 @@ func (s *Server) admin(t TB, method, path, contentType string, body []byte, out 
 
 // AppToken returns an app-only access token of the tenant with the given
 // application permissions, by default every permission of the API
-// (PendingExternalUserProfile.ReadWrite.All, ExternalUserProfile.ReadWrite.All).
+// (PendingExternalUserProfile.ReadWrite.All, ExternalUserProfile.ReadWrite.All,
+// AuditLog.Read.All).
 func (tn *Tenant) AppToken(t TB, roles ...string) string {
 	t.Helper()
 	if len(roles) == 0 {
@@ -320,8 +320,8 @@ func (tn *Tenant) AppToken(t TB, roles ...string) string {
 
 // UserToken returns a delegated access token of the tenant's test user
 // upn (added on first use, with the Extended Directory User Administrator
-// role) holding the given delegated scopes, by default every permission of
-// the API. It is the token an app gets when that user signs in to it.
+// and Reports Reader roles) holding the given delegated scopes, by default
+// every permission of the API and the audit log. It is the token an app gets when that user signs in to it.
 func (tn *Tenant) UserToken(t TB, upn string, scopes ...string) string {
 	t.Helper()
 	if len(scopes) == 0 {
@@ -337,13 +337,7 @@ func (tn *Tenant) UserToken(t TB, upn string, scopes ...string) string {
 // testAppID is the appid of the kit's tokens.
 const testAppID = "00000000-0000-0000-0000-0000000000c1"
 
-func allPermissions() []string {
-	var out []string
-	for _, k := range extdir.Kinds {
-		out = append(out, k.WritePermission())
-	}
-	return out
-}
+func allPermissions() []string { return auth.AllGrants() }
 
 func (tn *Tenant) mint(t TB, c auth.Claims) string {
 	t.Helper()
@@ -366,7 +360,7 @@ func (tn *Tenant) user(t TB, upn string) *auth.User {
 	}
 	u, _, err := auth.AddUser(s.dataDir, auth.UserRegistration{
 		Tenant: tn.ID, UPN: upn, DisplayName: upn,
-		RoleIDs: []string{auth.RoleExtendedDirectoryUserAdministrator},
+		RoleIDs: []string{auth.RoleExtendedDirectoryUserAdministrator, auth.RoleReportsReader},
 	})
 	if err != nil {
 		t.Fatalf("extdirtest: add user %s: %v", upn, err)

@@ -68,6 +68,10 @@ var routes = []route{
 	{"POST", "/beta/directory/deletedItems/{id}/restore", false, (*Server).restoreDeleted},
 	{"POST", "/beta/directory/deletedItems/{id}/microsoft.graph.restore", false, (*Server).restoreDeleted},
 
+	// The audit log of every change to a profile (audit.go).
+	{"GET", "/beta/auditLogs/directoryAudits", false, (*Server).listAudits},
+	{"GET", "/beta/auditLogs/directoryAudits/{id}", false, (*Server).getAudit},
+
 	// Protocol: the service's CSDL (metadata.go) and JSON batching (batch.go).
 	{"GET", "/beta/$metadata", true, (*Server).metadata},
 	{"POST", batchPattern, false, (*Server).batch},

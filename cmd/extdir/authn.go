@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
 	"github.com/extdir/extdir/internal/server"
 	"github.com/extdir/extdir/store/postgres"
@@ -125,10 +124,7 @@ func authOptions(cfg serveConfig, o *server.Options, log *slog.Logger) error {
 			"anyone who can reach this server can forge one for any tenant of the configured issuers. Use it only on your own machine.")
 	}
 	if cfg.devNoAuth {
-		o.Dev = &auth.Principal{Tenant: cfg.devTenant, ObjectID: cfg.devOID, AppID: defaultAppID}
-		for _, k := range extdir.Kinds {
-			o.Dev.Roles = append(o.Dev.Roles, k.WritePermission())
-		}
+		o.Dev = &auth.Principal{Tenant: cfg.devTenant, ObjectID: cfg.devOID, AppID: defaultAppID, Roles: auth.AllGrants()}
 		log.Warn("INSECURE: --dev-no-auth is on. Requests without a token act with every permission; requests with one are still verified.",
 			"tenant", cfg.devTenant, "oid", cfg.devOID)
 	}

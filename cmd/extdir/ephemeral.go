@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
 )
 
@@ -69,17 +68,13 @@ func (cfg *serveConfig) newReadyLine(origin string, ephemeral bool) (*readyLine,
 	if !ephemeral || !cfg.builtinIssuer {
 		return line, nil
 	}
-	var roles []string
-	for _, k := range extdir.Kinds {
-		roles = append(roles, k.WritePermission())
-	}
-	c, secret, err := auth.RegisterClient(cfg.dataDir, "ephemeral", defaultTenant, roles)
+	c, secret, err := auth.RegisterClient(cfg.dataDir, "ephemeral", defaultTenant, auth.AllGrants())
 	if err != nil {
 		return nil, fmt.Errorf("ephemeral client: %w", err)
 	}
 	u, password, err := auth.AddUser(cfg.dataDir, auth.UserRegistration{
 		Tenant: defaultTenant, UPN: ephemeralUPN, DisplayName: "extdir administrator",
-		RoleIDs: []string{auth.RoleExtendedDirectoryUserAdministrator},
+		RoleIDs: []string{auth.RoleExtendedDirectoryUserAdministrator, auth.RoleReportsReader},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ephemeral user: %w", err)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
 )
 
@@ -55,9 +54,7 @@ func runToken(args []string, getenv func(string) string, stdout io.Writer) error
 		TTL:      *ttl,
 	}
 	if len(c.Roles) == 0 && len(c.Scopes) == 0 {
-		for _, k := range extdir.Kinds {
-			c.Roles = append(c.Roles, k.WritePermission())
-		}
+		c.Roles = auth.AllGrants()
 	}
 	iss, err := auth.OpenIssuer(*dataDir, auth.IssuerOptions{Template: *issuer})
 	if err != nil {
