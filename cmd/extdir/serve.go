@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/auth"
 	"github.com/extdir/extdir/internal/server"
 	"github.com/extdir/extdir/store"
@@ -32,6 +33,7 @@ type serveConfig struct {
 	tlsKey          string
 	tlsSelfSigned   bool
 	retention       time.Duration
+	auditRetention  time.Duration
 	issuer          string
 	audiences       string
 	clockSkew       time.Duration
@@ -76,6 +78,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
 	fs.BoolVar(&cfg.tlsSelfSigned, "tls-self-signed", false, "serve https with a certificate for localhost/127.0.0.1 created in the data dir (kept across restarts)")
 	fs.DurationVar(&cfg.retention, "retention", 30*24*time.Hour, "how long deleted items can be restored before they are purged")
+	fs.DurationVar(&cfg.auditRetention, "audit-retention", extdir.DefaultAuditRetention, "how long audit records (GET /beta/auditLogs/directoryAudits) are kept, by the server's clock")
 	fs.StringVar(&cfg.issuer, "issuer", "", "iss of the built-in issuer's tokens ({tenantid} is replaced by the tenant); default: <public URL, or this server's scheme and address>/{tenantid}/v2.0")
 	fs.StringVar(&cfg.audiences, "audience", strings.Join(auth.DefaultAudiences, ","), "accepted token audiences, comma-separated")
 	fs.DurationVar(&cfg.clockSkew, "clock-skew", 30*time.Second, "leeway for token exp and nbf")
@@ -155,6 +158,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	opts := server.Options{
 		DataDir:          cfg.dataDir,
 		Retention:        cfg.retention,
+		AuditRetention:   cfg.auditRetention,
 		TokenCache:       cfg.perf.tokenCache,
 		PublicURL:        cfg.publicURL,
 		JournalSize:      cfg.admin.journalSize,
@@ -295,8 +299,8 @@ func (cfg *serveConfig) check() error {
 	if cfg.tlsSelfSigned && cfg.tlsCert != "" {
 		return &usageError{msg: "serve: --tls-self-signed and --tls-cert exclude each other"}
 	}
-	if cfg.retention <= 0 {
-		return &usageError{msg: "serve: --retention must be positive"}
+	if cfg.retention <= 0 || cfg.auditRetention <= 0 {
+		return &usageError{msg: "serve: --retention and --audit-retention must be positive"}
 	}
 	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
 		return &usageError{msg: "serve: --public-url must start with http:// or https://"}

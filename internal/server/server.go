@@ -50,6 +50,8 @@ type Options struct {
 
 	// Retention is how long deleted items stay restorable; 0 is 30 days.
 	Retention time.Duration
+	// AuditRetention is how long audit records are kept; 0 is 30 days.
+	AuditRetention time.Duration
 	// PublicURL, Throttle, Faults and CORS: as graph.Server's fields.
 	PublicURL string
 	Throttle  *graph.Throttle
@@ -142,7 +144,7 @@ func Build(o Options) (*Server, error) {
 		verifier = auth.NewCachedVerifier(verifier, auth.CacheOptions{Size: o.TokenCache, Now: now})
 	}
 
-	srv.Directory = &extdir.Directory{Store: o.Store, Now: now}
+	srv.Directory = &extdir.Directory{Store: o.Store, Now: now, AuditRetention: o.AuditRetention}
 	api := &graph.Server{
 		Store:        o.Store,
 		Directory:    srv.Directory,

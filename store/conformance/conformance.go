@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts Options) store.Store) {
 		{"concurrency", concurrencyTests, Options{}},
 		{"close", append(slices.Clone(closeTests), closeAdminTests...), Options{}},
 		{"admin", adminTests, Options{}},
+		{"audit", auditTests, Options{}},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
