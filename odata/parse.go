@@ -21,6 +21,7 @@
 // exact for the collections extdir filters on, which hold one member each
 // (an audit record's one target resource). Lambdas do not nest, and inside
 // one every path starts with the range variable.
+//
 //	literal = 'string' / integer / true / false / null / GUID / DateTimeOffset
 //
 // Precedence is not > and > or, comparisons bind tighter than and, and and/or

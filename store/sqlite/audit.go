@@ -109,4 +109,3 @@ func (s *Store) expireAuditBatch(ctx context.Context, cutoff int64) (int64, erro
 	}
 	return n, s.durable.await(seq)
 }
-
