@@ -175,6 +175,48 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged creates and %d patches all present after kill -9", len(acked), len(patched))
+
+	// No change without its audit record, no record without its change:
+	// every change moves a profile's epoch by one and writes one record, so
+	// each profile has as many records as its epoch, and every record names
+	// a profile that is there (nothing was purged).
+	epochs := map[string]float64{}
+	for _, v := range collect(t, ts, tok, pendingPath+"?$top=999") {
+		epochs[v["id"].(string)] = v["epoch"].(float64)
+	}
+	records := map[string]float64{}
+	for _, v := range collect(t, ts, tok, "/beta/auditLogs/directoryAudits?$top=999") {
+		target := v["targetResources"].([]any)[0].(map[string]any)["id"].(string)
+		if _, ok := epochs[target]; !ok {
+			t.Fatalf("audit record %v names profile %s, which is not there", v["id"], target)
+		}
+		records[target]++
+	}
+	for id, epoch := range epochs {
+		if records[id] != epoch {
+			t.Fatalf("profile %s has epoch %v but %v audit records", id, epoch, records[id])
+		}
+	}
+	t.Logf("%d profiles, each with as many audit records as changes", len(epochs))
+}
+
+// collect follows a listing's nextLinks and returns every item.
+func collect(t *testing.T, ts *testServer, tok, path string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for path != "" {
+		r := ts.req("GET", path, tok, nil)
+		if r.status != 200 {
+			t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+		}
+		body := r.json(t)
+		for _, v := range body["value"].([]any) {
+			out = append(out, v.(map[string]any))
+		}
+		next, _ := body["@odata.nextLink"].(string)
+		path = strings.TrimPrefix(next, ts.base)
+	}
+	return out
 }
 
 func TestSIGTERMStopsCleanly(t *testing.T) {
