@@ -25,7 +25,7 @@ func runToken(args []string, getenv func(string) string, stdout io.Writer) error
 	tenant := fs.String("tenant", defaultTenant, "tenant id (tid): the directory the caller acts in")
 	oid := fs.String("oid", defaultOID, "object id of the caller (oid): becomes createdBy")
 	appID := fs.String("app-id", defaultAppID, "application id of the client (azp/appid)")
-	roles := fs.String("roles", "", "app-only permissions, comma-separated (default, when --scp is not given: all four permissions)")
+	roles := fs.String("roles", "", "app-only permissions, comma-separated (default, when --scp is not given: both ReadWrite.All permissions and AuditLog.Read.All)")
 	scp := fs.String("scp", "", "delegated permissions, space-separated; makes a delegated token")
 	wids := fs.String("wids", "", "directory role template ids of a delegated caller, comma-separated")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
