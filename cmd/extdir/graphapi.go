@@ -298,7 +298,7 @@ func (c *apiClient) do(ctx context.Context, method, pathOrURL string, body []byt
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("client-request-id", uuid.NewString())
-	req.Header.Set("User-Agent", "extdir/"+strings.Fields(versionString()+" ")[0])
+	req.Header.Set("User-Agent", "extdir/"+strings.Fields(versionString() + " ")[0])
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
