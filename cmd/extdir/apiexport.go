@@ -34,12 +34,13 @@ type apiExport struct {
 	progress string
 	every    time.Duration
 	retries  int
+	pageSize int
 }
 
 // apiOnlyFlags are the flags that mean nothing without --url; storeOnly
 // the ones that mean nothing with it.
 var (
-	apiOnlyFlags   = []string{"kind", "filter", "select", "format", "client-id", "client-secret", "certificate", "certificate-password", "token", "authority", "ca-file", "timeout", "progress", "progress-interval"}
+	apiOnlyFlags   = []string{"kind", "filter", "select", "format", "client-id", "client-secret", "certificate", "certificate-password", "token", "authority", "ca-file", "timeout", "progress", "progress-interval", "page-size"}
 	storeOnlyFlags = []string{"data-dir", "database"}
 )
 
@@ -53,6 +54,7 @@ func defineAPIExport(fs *flag.FlagSet, tenant *string) *apiExport {
 	fs.StringVar(&e.format, "format", "auto", "with --url: jsonl or csv (auto: csv when --out ends in .csv)")
 	fs.StringVar(&e.progress, "progress", "auto", "with --url: auto (a bar on a terminal, lines otherwise), bar, lines or off")
 	fs.DurationVar(&e.every, "progress-interval", 5*time.Second, "with --url: time between two progress lines")
+	fs.IntVar(&e.pageSize, "page-size", 999, "with --url: profiles per page ($top), 1 to 999")
 	e.retries = 8
 	return e
 }
@@ -116,6 +118,9 @@ func (e *apiExport) run(ctx context.Context, out string, getenv func(string) str
 	default:
 		return &usageError{msg: "export: --progress must be auto, bar, lines or off"}
 	}
+	if e.pageSize < 1 || e.pageSize > 999 {
+		return &usageError{msg: "export: --page-size must be 1 to 999"}
+	}
 	columns, err := exportColumns(e.sel)
 	if err != nil {
 		return &usageError{msg: "export: " + err.Error()}
@@ -125,7 +130,7 @@ func (e *apiExport) run(ctx context.Context, out string, getenv func(string) str
 		return err
 	}
 	q := url.Values{}
-	q.Set("$top", "999")
+	q.Set("$top", strconv.Itoa(e.pageSize))
 	if e.filter != "" {
 		q.Set("$filter", e.filter)
 	}

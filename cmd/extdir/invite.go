@@ -155,7 +155,7 @@ func runInvite(ctx context.Context, args []string, getenv func(string) string, s
 	s.results = rf
 
 	// 3. Send.
-	total := int64(v.toSend + v.invalid + v.duplicates)
+	total := int64(v.toSend - recovered + v.invalid + v.duplicates)
 	s.prog = startProgress("invite", "rows", o.progress, stderr, total, o.every)
 	finished := make(chan struct{})
 	go secondInterrupt(ctx, finished, stderr, outPath)
