@@ -408,7 +408,7 @@ func (s *sender) summary(w io.Writer, v *validation, recovered int, out string, 
 	elapsed := time.Since(p.start).Round(10 * time.Millisecond)
 	created, failed, skipped := p.created.Load(), p.failed.Load(), p.skipped.Load()
 	notSent := int64(v.toSend-recovered) - created - failed - int64(s.unknown)
-	fmt.Fprintf(w, "Invited %d in %s (%.0f rows/s): %d created, %d failed, %d skipped", created, elapsed, p.rate(), created, failed, skipped)
+	fmt.Fprintf(w, "Done in %s (%.0f rows/s): %d created, %d failed, %d skipped", elapsed, p.rate(), created, failed, skipped)
 	if s.unknown > 0 {
 		fmt.Fprintf(w, ", %d unknown (sent, no answer)", s.unknown)
 	}
