@@ -265,8 +265,19 @@ func oneLine(err error) string {
 			return strings.TrimSpace(desc)
 		}
 	}
-	first, _, _ := strings.Cut(s, "\n")
-	return strings.TrimSpace(first)
+	// The first line, and the next with it when the first only
+	// announces it ("...: server response error:").
+	var parts []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		parts = append(parts, line)
+		if !strings.HasSuffix(line, ":") || len(parts) == 2 {
+			break
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // apiResponse is a read answer.
