@@ -8,12 +8,16 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +47,7 @@ func newInviteTarget(t *testing.T, opts ...extdirtest.Option) *inviteTarget {
 
 // serverCA writes the certificate the server presents to a PEM file, as
 // extdir serve --ephemeral's ca_file is.
-func serverCA(t *testing.T, origin string) string {
+func serverCA(t testing.TB, origin string) string {
 	t.Helper()
 	u, err := url.Parse(origin)
 	if err != nil {
@@ -309,6 +313,75 @@ func TestInviteRetriesThrottlingAndFaultsToExactlyOnce(t *testing.T) {
 
 func rate(r float64) *float64 { return &r }
 
+// The answer to a batch is lost after the server ran it, as when a proxy
+// or the network fails on the way back: the rows are found by phone
+// number, not sent again, and recorded created with their ids.
+func TestInviteLooksUpRowsWhoseAnswerWasLost(t *testing.T) {
+	it := newInviteTarget(t, extdirtest.WithJournalSize(5000))
+	target, _ := url.Parse(it.srv.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = it.srv.Client().Transport
+	var mu sync.Mutex
+	lost := 0
+	proxy := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		mu.Lock()
+		drop := r.URL.Path == "/beta/$batch" && strings.Contains(string(body), `"method":"POST"`) && lost < 2
+		if drop {
+			lost++
+		}
+		mu.Unlock()
+		if !drop {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		// Forward, let the server answer, then cut the connection.
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, r)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(proxy.Close)
+	const n = 50
+	path := writeFile(t, "staff.csv", staffCSV(n))
+	results := filepath.Join(t.TempDir(), "results.csv")
+	_, _, err := runCmd(t, "invite", "--url", proxy.URL, "--token", it.tn.AppToken(t), "--ca-file", serverCA(t, proxy.URL),
+		"--progress", "off", "--csv", path, "--default-region", "US", "--out", results, "--concurrency", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readResultsFile(t, results)
+	dir := byPhone(t, it.profiles(t))
+	if len(dir) != n || len(got) != n || lost != 2 {
+		t.Fatalf("%d profiles and %d result lines for %d rows, %d answers lost", len(dir), len(got), n, lost)
+	}
+	found := 0
+	for i := range n {
+		r := got[i+2]
+		if r.status != statusCreated || dir[staffPhone(i)]["id"] != r.id {
+			t.Fatalf("row %d = %+v", i+2, r)
+		}
+		if strings.Contains(r.message, "found by its phoneNumber") {
+			found++
+		}
+	}
+	if found != 40 { // the two batches of 20 whose answers were lost
+		t.Fatalf("%d rows found by phone number, want 40", found)
+	}
+	posts := 0
+	for _, e := range it.tn.Requests(t) {
+		if e.Method == "POST" && e.Path == "/beta"+pendingURL {
+			posts++
+		}
+	}
+	if posts != n {
+		t.Fatalf("%d creates reached the server for %d rows", posts, n)
+	}
+}
+
 // A 4xx is the row's answer: never sent again.
 func TestInviteNeverRetriesAClientError(t *testing.T) {
 	it := newInviteTarget(t, extdirtest.WithJournalSize(5000))
@@ -550,4 +623,32 @@ func TestResultsFileIgnoresALineCutShortAtTheEnd(t *testing.T) {
 	if _, err := readPriorRun(writeFile(t, "x.csv", "a,b\n")); err == nil {
 		t.Fatal("a file that is no results file was read as one")
 	}
+}
+
+// BenchmarkInvite sends 5,000 rows per iteration into an in-process
+// extdir (in-memory SQLite) and reports rows/s:
+//
+//	go test ./cmd/extdir -run '^$' -bench Invite -benchtime 3x
+func BenchmarkInvite(b *testing.B) {
+	const rows = 5000
+	srv := extdirtest.Start(b)
+	path := filepath.Join(b.TempDir(), "staff.csv")
+	if err := os.WriteFile(path, []byte(staffCSV(rows)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	ca := serverCA(b, srv.URL)
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		tn := srv.Tenant(b)
+		id, secret := tn.Credentials(b)
+		var out, errb bytes.Buffer
+		err := run(context.Background(), []string{"invite", "--url", srv.URL, "--tenant", tn.ID, "--client-id", id, "--client-secret", secret,
+			"--ca-file", ca, "--progress", "off", "--csv", path, "--default-region", "US",
+			"--out", filepath.Join(b.TempDir(), fmt.Sprintf("r%d.csv", i))}, noEnv, &out, &errb)
+		if err != nil {
+			b.Fatalf("invite: %v\n%s", err, out.String())
+		}
+	}
+	b.ReportMetric(float64(rows*b.N)/time.Since(start).Seconds(), "rows/s")
 }
