@@ -434,8 +434,7 @@ func (s *sender) summary(w io.Writer, v *validation, recovered int, out string, 
 	case cause != nil && !errors.Is(cause, context.Canceled):
 		return fmt.Errorf("invite: stopped: %s%s", oneLine(cause), resume)
 	case failed+int64(s.unknown)+max(notSent, 0) > 0:
-		return fmt.Errorf("invite: %d rows were not invited (%d failed, %d unknown, %d not sent)%s",
-			failed+int64(s.unknown)+max(notSent, 0), failed, s.unknown, max(notSent, 0), resume)
+		return fmt.Errorf("invite: not every row was invited: %d failed, %d unknown, %d not sent%s", failed, s.unknown, max(notSent, 0), resume)
 	case skipped > 0:
 		return fmt.Errorf("invite: %d rows were skipped as invalid or duplicate: fix them and run again (with --resume, only they are sent)", skipped)
 	}

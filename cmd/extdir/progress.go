@@ -58,7 +58,7 @@ func startProgress(prefix, what, mode string, w io.Writer, total int64, every ti
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionSetElapsedTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionFullWidth(),
+			progressbar.OptionSetWidth(30),
 			progressbar.OptionSetRenderBlankState(true),
 		)
 	case "lines":
