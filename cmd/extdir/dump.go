@@ -48,17 +48,24 @@ func (sf *storeFlags) open(ctx context.Context, cmd string) (*extdir.Directory, 
 	return &extdir.Directory{Store: st}, st.Close, nil
 }
 
-func runExport(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	var sf storeFlags
 	sf.define(fs)
-	tenant := fs.String("tenant", "", "export one tenant only (default: every tenant)")
-	out := fs.String("out", "-", "file to write the JSON lines to; - for stdout")
-	if err := parseFlags(fs, args, getenv, stdout, "Writes every profile of a store, live and deleted, as JSON lines that extdir import (or POST /admin/import) loads back unchanged."); err != nil {
+	tenant := fs.String("tenant", "", "export one tenant only (default: every tenant); with --url, the tenant to sign in to")
+	out := fs.String("out", "-", "file to write the JSON lines (or, with --url, the CSV) to; - for stdout")
+	api := defineAPIExport(fs, tenant)
+	if err := parseFlags(fs, args, getenv, stdout, "Writes every profile of a store, live and deleted, as JSON lines that extdir import (or POST /admin/import) loads back unchanged. With --url, writes the profiles of one collection through the Graph API of extdir or Microsoft Graph instead, as JSON lines or CSV (docs/invite.md)."); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if on, err := api.enabled(args); err != nil || on {
+		if err != nil {
+			return err
+		}
+		return api.run(ctx, *out, getenv, stdout, stderr)
 	}
 	if *tenant != "" && !validTenant(*tenant) {
 		return &usageError{msg: "export: --tenant must be a tenant id (a GUID)"}

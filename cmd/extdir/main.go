@@ -60,7 +60,8 @@ Usage:
   extdir client ...        register clients of the built-in token endpoint (add, list, remove, secret)
   extdir user ...          manage the test users who sign in to it (add, list, remove, set-password, hash-password)
   extdir keys ...          rotate the built-in issuer's signing keys (list, rotate, retire)
-  extdir export [flags]    write every profile of a store as JSON lines (extdir export --help)
+  extdir invite [flags]    invite the people of a CSV file through the Graph API, in batches (extdir invite --help)
+  extdir export [flags]    write every profile of a store as JSON lines, or of the API with --url (extdir export --help)
   extdir import [flags]    load the JSON lines of extdir export into a store
   extdir version           print the version
 
@@ -73,7 +74,7 @@ Every flag of serve and token can also be set as an environment variable:
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
-		return &usageError{msg: "a command is required: serve, token, client, user, keys, export, import or version"}
+		return &usageError{msg: "a command is required: serve, token, client, user, keys, invite, export, import or version"}
 	}
 	switch args[0] {
 	case "serve":
@@ -82,8 +83,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runToken(args[1:], getenv, stdout)
 	case "client":
 		return runClient(args[1:], getenv, stdout, stderr)
+	case "invite":
+		return runInvite(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "export":
-		return runExport(ctx, args[1:], getenv, stdout)
+		return runExport(ctx, args[1:], getenv, stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], getenv, os.Stdin, stdout)
 	case "keys":
@@ -97,5 +100,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usageText)
 		return nil
 	}
-	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, client, user, keys, export, import, version)", args[0])}
+	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, client, user, keys, invite, export, import, version)", args[0])}
 }
