@@ -164,10 +164,25 @@ func (in *csvInput) checkRow(cells []string, line int, region string) inviteRow 
 // normalisePhone writes a number as people write it ((425) 555-0100,
 // 0044 20 7946 0958, +44 20 7946 0958) in E.164. A number without a
 // country code takes region's (an ISO 3166 code such as US or GB).
+//
+// A leading 00 is read as the international prefix it is in most of the
+// world even where the region dials another one (the US dials 011): a
+// number that does not parse in the region that way is tried as +44....
 func normalisePhone(cell, region string) (string, error) {
 	if extdir.ValidE164(cell) {
 		return cell, nil // already as the API wants it: nothing to guess
 	}
+	e164, err := parsePhone(cell, region)
+	if t := strings.TrimSpace(cell); err != nil && strings.HasPrefix(t, "00") {
+		if alt, altErr := parsePhone("+"+t[2:], region); altErr == nil {
+			return alt, nil
+		}
+	}
+	return e164, err
+}
+
+// parsePhone is one reading of a number in a region.
+func parsePhone(cell, region string) (string, error) {
 	n, err := phonenumbers.Parse(cell, strings.ToUpper(region))
 	if err != nil {
 		if errors.Is(err, phonenumbers.ErrInvalidCountryCode) && region == "" && !strings.HasPrefix(cell, "+") {

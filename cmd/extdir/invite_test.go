@@ -195,8 +195,8 @@ func TestInviteChecksEveryRowAndRecordsEach(t *testing.T) {
 	}
 
 	// US numbers without a country code need the region: (425) 555-0100
-	// reads as a US number with --default-region US, and 0044 as GB's
-	// international prefix only in GB. Run with US: row 3 is then invalid.
+	// reads as a US number with --default-region US, and 0044 ... still as
+	// the international prefix people write, though the US dials 011.
 	out, err = it.invite(t, "--csv", path, "--default-region", "US", "--out", results)
 	if err == nil {
 		t.Fatalf("a run with skipped rows succeeded:\n%s", out)
@@ -204,7 +204,7 @@ func TestInviteChecksEveryRowAndRecordsEach(t *testing.T) {
 	got := readResultsFile(t, results)
 	want := map[int]struct{ status, phone, inMessage string }{
 		2: {statusCreated, "+14255550100", ""},
-		3: {statusSkipped, "0044 20 7946 0958", "phone number"},
+		3: {statusCreated, "+442079460958", ""},
 		4: {statusSkipped, "12ab", "not a number"},
 		5: {statusSkipped, "+14255550101", "'displayName'"},
 		6: {statusSkipped, "+14255550102", "longer than the limit of 256"},
@@ -228,8 +228,8 @@ func TestInviteChecksEveryRowAndRecordsEach(t *testing.T) {
 			}
 		}
 	}
-	if len(dir) != 2 {
-		t.Errorf("directory holds %d profiles, want 2", len(dir))
+	if len(dir) != 3 {
+		t.Errorf("directory holds %d profiles, want 3", len(dir))
 	}
 	if p := dir["+14255550100"]; p["companyName"] != "Contoso" || p["address"].(map[string]any)["city"] != "Redmond" {
 		t.Errorf("row 2's profile = %v", p)
@@ -576,6 +576,8 @@ func TestNormalisePhone(t *testing.T) {
 		{"(425) 555-0100", "US", "+14255550100", ""},
 		{"+1 (425) 555-0100", "", "+14255550100", ""},
 		{"0044 20 7946 0958", "GB", "+442079460958", ""},
+		{"0044 20 7946 0958", "US", "+442079460958", ""}, // 00 read as + where the region dials 011
+		{"00 12", "US", "", "too short"},
 		{"020 7946 0958", "GB", "+442079460958", ""},
 		{"+15555555555", "", "+15555555555", ""}, // the documentation's own example, kept as it is
 		{"(425) 555-0100", "", "", "no country code"},
