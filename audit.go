@@ -2,6 +2,8 @@ package extdir
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -117,7 +119,11 @@ func newRecord(a Actor, activity string, p *Profile, now time.Time) *AuditRecord
 // first when it changed. The epoch is bookkeeping, not a property a person
 // changed, and is left out.
 func modified(before, after *Profile) []ModifiedProperty {
-	var out []ModifiedProperty
+	n := 4
+	if before == nil {
+		n = len(Properties) + 6
+	}
+	out := make([]ModifiedProperty, 0, n)
 	if before != nil && before.Kind != after.Kind {
 		out = append(out, ModifiedProperty{Name: "@odata.type", Old: jsonText(before.Kind.ODataType()), New: jsonText(after.Kind.ODataType())})
 	}
@@ -167,26 +173,111 @@ func valueText(p *Property, v Value) *string {
 	if v.Null {
 		return nil
 	}
-	var x any
+	var sb strings.Builder
 	switch p.Type {
 	case TypeBoolean:
-		x = v.Bool
+		sb.WriteString("[" + strconv.FormatBool(v.Bool) + "]")
 	case TypeInt32:
-		x = v.Int
+		sb.WriteString("[" + strconv.FormatInt(v.Int, 10) + "]")
 	case TypeDateTimeOffset:
-		x = v.Time.UTC().Format(time.RFC3339)
+		sb.WriteString(`["` + v.Time.UTC().Format(time.RFC3339) + `"]`)
 	default:
-		x = v.Str
+		return jsonText(v.Str)
 	}
-	b, _ := json.Marshal([]any{x}) // a scalar always encodes
-	s := string(b)
+	s := sb.String()
 	return &s
 }
 
+// jsonText is ["s"] as JSON text. Values are written on every change, so
+// this escapes by hand rather than through encoding/json's reflection.
 func jsonText(s string) *string {
-	b, _ := json.Marshal([]string{s})
-	t := string(b)
+	var sb strings.Builder
+	sb.Grow(len(s) + 6)
+	sb.WriteByte('[')
+	writeJSONString(&sb, s)
+	sb.WriteByte(']')
+	t := sb.String()
 	return &t
+}
+
+// EncodeModified writes modifiedProperties as the JSON array Graph renders
+// ([{"displayName":…,"oldValue":…,"newValue":…}]): the form a store keeps.
+func EncodeModified(ms []ModifiedProperty) string {
+	var sb strings.Builder
+	sb.Grow(64 * (len(ms) + 1))
+	sb.WriteByte('[')
+	for i, m := range ms {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"displayName":`)
+		writeJSONString(&sb, m.Name)
+		sb.WriteString(`,"oldValue":`)
+		writeNullable(&sb, m.Old)
+		sb.WriteString(`,"newValue":`)
+		writeNullable(&sb, m.New)
+		sb.WriteByte('}')
+	}
+	sb.WriteByte(']')
+	return sb.String()
+}
+
+// DecodeModified reads what EncodeModified wrote.
+func DecodeModified(s string) ([]ModifiedProperty, error) {
+	var raw []struct {
+		DisplayName string  `json:"displayName"`
+		OldValue    *string `json:"oldValue"`
+		NewValue    *string `json:"newValue"`
+	}
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return nil, err
+	}
+	out := make([]ModifiedProperty, len(raw))
+	for i, r := range raw {
+		out[i] = ModifiedProperty{Name: r.DisplayName, Old: r.OldValue, New: r.NewValue}
+	}
+	return out, nil
+}
+
+func writeNullable(sb *strings.Builder, s *string) {
+	if s == nil {
+		sb.WriteString("null")
+		return
+	}
+	writeJSONString(sb, *s)
+}
+
+// writeJSONString writes s as a JSON string: quotes, backslashes and
+// control characters escaped; the rest as it is (valid UTF-8 comes from
+// the value rules).
+func writeJSONString(sb *strings.Builder, s string) {
+	sb.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		sb.WriteString(s[start:i])
+		switch c {
+		case '"', '\\':
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		case '\n':
+			sb.WriteString(`\n`)
+		case '\t':
+			sb.WriteString(`\t`)
+		case '\r':
+			sb.WriteString(`\r`)
+		default:
+			sb.WriteString(`\u00`)
+			sb.WriteByte("0123456789abcdef"[c>>4])
+			sb.WriteByte("0123456789abcdef"[c&0xf])
+		}
+		start = i + 1
+	}
+	sb.WriteString(s[start:])
+	sb.WriteByte('"')
 }
 
 // correlationID is the actor's request id, or a fresh one.

@@ -2,6 +2,7 @@ package extdir_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -159,5 +160,38 @@ func TestAuditRetention(t *testing.T) {
 	}
 	if len(page.Records) != 1 || page.Records[0].Target.DisplayName != "Bob" {
 		t.Fatalf("after the sweep: %d records, want Bob's invitation only", len(page.Records))
+	}
+}
+
+// The old and new values of modifiedProperties are JSON arrays as text,
+// whatever the string holds.
+func TestModifiedValuesAreJSON(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), sqlite.Memory, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	d := &extdir.Directory{Store: st}
+	ctx := context.Background()
+	weird := "q\"uote \\back\nline\ttab\x01 é 😀 \u2028"
+	body, _ := json.Marshal(map[string]any{"displayName": weird, "phoneNumber": "+15555550100", "isDiscoverable": false})
+	if _, err := d.Invite(ctx, admin, changes(t, extdir.ModeCreate, string(body))); err != nil {
+		t.Fatal(err)
+	}
+	page, err := st.ListAudits(ctx, store.AuditQuery{Tenant: tenant, Top: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range page.Records[0].Target.Modified {
+		var v []any
+		if err := json.Unmarshal([]byte(*m.New), &v); err != nil || len(v) != 1 {
+			t.Fatalf("%s: %q is not a JSON array of one value: %v", m.Name, *m.New, err)
+		}
+		if m.Name == "displayName" && v[0] != weird {
+			t.Fatalf("displayName recorded as %q, want %q", v[0], weird)
+		}
+		if m.Name == "isDiscoverable" && v[0] != false {
+			t.Fatalf("isDiscoverable recorded as %v", v[0])
+		}
 	}
 }

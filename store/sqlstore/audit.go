@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -39,25 +38,13 @@ func AuditInsertSQLAfter(d sqlfilter.Dialect, offset int) string {
 	return "INSERT INTO audits (" + strings.Join(auditColumns, ", ") + ") VALUES (" + strings.Join(phs, ", ") + ")"
 }
 
-// modifiedJSON is a modified property as stored and as Graph renders it.
-type modifiedJSON struct {
-	DisplayName string  `json:"displayName"`
-	OldValue    *string `json:"oldValue"`
-	NewValue    *string `json:"newValue"`
-}
-
 // AuditArgs are the values of r's columns, in auditColumns order.
 func AuditArgs(d sqlfilter.Dialect, r *extdir.AuditRecord) []any {
-	mod := make([]modifiedJSON, len(r.Target.Modified))
-	for i, m := range r.Target.Modified {
-		mod[i] = modifiedJSON{DisplayName: m.Name, OldValue: m.Old, NewValue: m.New}
-	}
-	raw, _ := json.Marshal(mod) // strings and nils always encode
 	in := r.Initiator
 	return []any{
 		r.Tenant, r.ID, r.Time.UnixMicro(), r.Activity, extdir.AuditCategory, r.CorrelationID, extdir.AuditService,
 		r.OperationType, extdir.AuditSuccess, d.Bool(in.User), nullable(in.AppID), nullable(in.AppName), nullable(in.ServicePrincipalID),
-		nullable(in.UserID), nullable(in.UPN), r.Target.ID, r.Target.DisplayName, r.Target.Type, string(raw),
+		nullable(in.UserID), nullable(in.UPN), r.Target.ID, r.Target.DisplayName, r.Target.Type, extdir.EncodeModified(r.Target.Modified),
 	}
 }
 
@@ -92,12 +79,8 @@ func ScanAudit(scan func(dest ...any) error) (*extdir.AuditRecord, error) {
 	}
 	r.Initiator.AppID, r.Initiator.AppName, r.Initiator.ServicePrincipalID = appID.String, appName.String, spID.String
 	r.Initiator.UserID, r.Initiator.UPN = userID.String, userUPN.String
-	var ms []modifiedJSON
-	if err := json.Unmarshal([]byte(mod), &ms); err != nil {
+	if r.Target.Modified, err = extdir.DecodeModified(mod); err != nil {
 		return nil, fmt.Errorf("audit %s: modified properties: %w", r.ID, err)
-	}
-	for _, m := range ms {
-		r.Target.Modified = append(r.Target.Modified, extdir.ModifiedProperty{Name: m.DisplayName, Old: m.OldValue, New: m.NewValue})
 	}
 	return &r, nil
 }
