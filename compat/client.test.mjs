@@ -13,7 +13,7 @@ import { BaseBearerTokenAuthenticationProvider, AllowedHostsValidator, RequestIn
 import { FetchRequestAdapter, HttpClient, MiddlewareFactory } from "@microsoft/kiota-http-fetchlibrary";
 import { PageIterator as KiotaPageIterator } from "@microsoft/msgraph-sdk-core";
 import { createGraphBetaServiceClient, GraphBetaRequestAdapter } from "@microsoft/msgraph-beta-sdk";
-import { createExternalUserProfileFromDiscriminatorValue, createPendingExternalUserProfileCollectionResponseFromDiscriminatorValue } from "@microsoft/msgraph-beta-sdk/models/index.js";
+import { createExternalUserProfileFromDiscriminatorValue, createPendingExternalUserProfileCollectionResponseFromDiscriminatorValue, createDirectoryAuditCollectionResponseFromDiscriminatorValue } from "@microsoft/msgraph-beta-sdk/models/index.js";
 import { createODataErrorFromDiscriminatorValue } from "@microsoft/msgraph-beta-sdk/models/oDataErrors/index.js";
 // Registers client.directory (pendingExternalUserProfiles, externalUserProfiles, deletedItems).
 import "@microsoft/msgraph-beta-sdk-directory";
@@ -53,6 +53,11 @@ function tenantCtx() {
   const oid = randomUUID();
   const token = mintToken({ tenant, oid });
   return { tenant, oid, token };
+}
+
+/** tenantOid is the oid claim of a token: the caller's object id. */
+function tenantOid(token) {
+  return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()).oid;
 }
 
 /**
@@ -601,6 +606,33 @@ function defineTests() {
     assert.equal((await client.directory.externalUserProfiles.byExternalUserProfileId(p.id).get()).department, "Field");
     await expectODataError(client.directory.pendingExternalUserProfiles.byPendingExternalUserProfileId(p.id).get(), 404, "Request_ResourceNotFound");
     await expectODataError(client.directory.externalUserProfiles.post({ displayName: "x", phoneNumber: phone() }), 405, "Request_BadRequest");
+  });
+
+  test("audit log: the classic client reads who changed a profile, and the Kiota models deserialize the records", plain, async () => {
+    const { token } = tenantCtx();
+    const { client, adapter } = kiotaClient(token);
+    const p = await client.directory.pendingExternalUserProfiles.post({ displayName: "Audited", phoneNumber: phone(), companyName: "Contoso" });
+    await client.directory.pendingExternalUserProfiles.byPendingExternalUserProfileId(p.id).patch({ companyName: "Fabrikam" });
+
+    const filter = `targetResources/any(t: t/id eq '${p.id}')`;
+    const classic = await classicClient(token).api("/auditLogs/directoryAudits").filter(filter).orderby("activityDateTime desc").get();
+    assert.deepEqual(classic.value.map((r) => r.activityDisplayName), ["Update external user profile", "Invite external user"]);
+    const change = classic.value[0].targetResources[0].modifiedProperties.find((m) => m.displayName === "companyName");
+    assert.deepEqual([JSON.parse(change.oldValue), JSON.parse(change.newValue)], [["Contoso"], ["Fabrikam"]]);
+
+    // The beta SDK's own model of directoryAudit, through its adapter (the
+    // auditLogs request builders ship in a package of their own).
+    const ri = new RequestInformation(HttpMethod.GET, "{+baseurl}/auditLogs/directoryAudits{?%24filter,%24top}", { "%24filter": filter, "%24top": 1 });
+    ri.headers.tryAdd("Accept", "application/json");
+    const page = await adapter.send(ri, createDirectoryAuditCollectionResponseFromDiscriminatorValue, { XXX: createODataErrorFromDiscriminatorValue });
+    assert.equal(page.value.length, 1);
+    const rec = page.value[0];
+    assert.ok(rec.activityDateTime instanceof Date, "activityDateTime is a DateTimeOffset");
+    assert.equal(rec.operationType, "Update");
+    assert.equal(rec.result, "success");
+    assert.equal(rec.initiatedBy.app.servicePrincipalId, tenantOid(token));
+    assert.equal(rec.targetResources[0].id, p.id);
+    assert.ok(page.odataNextLink, "a second page is linked");
   });
 
   test("kiota beta SDK: an invalid phone number rejects with ODataError 400 Request_BadRequest", plain, async () => {
