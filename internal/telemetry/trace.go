@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -74,10 +75,18 @@ func (t *Telemetry) startRequestSpan(ctx context.Context, r *http.Request, info 
 	return ctx
 }
 
-// traceResponse formats sc as a traceresponse (and traceparent) value.
+// traceResponse formats sc as a traceresponse (and traceparent) value,
+// into one buffer: it is written on every traced request.
 func traceResponse(sc trace.SpanContext) string {
 	tid, sid := sc.TraceID(), sc.SpanID()
-	return fmt.Sprintf("00-%s-%s-%02x", tid.String(), sid.String(), byte(sc.TraceFlags()))
+	b := make([]byte, 0, 55)
+	b = append(b, "00-"...)
+	b = hex.AppendEncode(b, tid[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, sid[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, []byte{byte(sc.TraceFlags())})
+	return string(b)
 }
 
 // endRequestSpan names the request's span by its route template, as
