@@ -331,6 +331,7 @@ func (s *Server) runStep(c *call, steps []*batchStep, i int, results []*batchRes
 		ctx := context.WithValue(inner.Context(), idsKey, ids{request: uuid.NewString(), client: inner.Header.Get("client-request-id"), now: s.clock})
 		writeError(rec, inner.WithContext(ctx), extdir.Errorf(eFailedDependency,
 			"The request was not run because request '%s', which it depends on, failed.", steps[d].id))
+		s.observeUnrunStep(ctx, inner, st.id, rec)
 	} else {
 		step := batchStepInfo{batchRequestID: requestIDs(c.r).request, id: st.id}
 		serveStep(s, rec, inner.WithContext(context.WithValue(inner.Context(), batchStepKey, step)))

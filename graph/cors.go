@@ -25,7 +25,7 @@ type CORS struct {
 var corsAllowedHeaders = []string{"Authorization", "Content-Type", "ConsistencyLevel", "If-Match", "If-None-Match", "client-request-id", "return-client-request-id", "Prefer"}
 
 // corsExposedHeaders are the response headers a script may read.
-var corsExposedHeaders = strings.Join([]string{"request-id", "client-request-id", "Location", "ETag", "Retry-After", "OData-Version", "x-ms-throttle-limit-percentage"}, ", ")
+var corsExposedHeaders = strings.Join([]string{"request-id", "client-request-id", "Location", "ETag", "Retry-After", "OData-Version", "x-ms-throttle-limit-percentage", "traceresponse"}, ", ")
 
 const corsAllowedMethods = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 

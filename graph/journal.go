@@ -202,10 +202,10 @@ func (jc *journalCall) export() JournalEntry {
 }
 
 // startJournal begins the entry of r, or returns nil when nothing is
-// journaled: no journal, or an /admin request (the journal records the
-// API's traffic, not the test's own calls to inspect it).
+// journaled: no journal, or an /admin request or a /metrics scrape (the
+// journal records the API's traffic, not the calls that inspect it).
 func (s *Server) startJournal(r *http.Request, reqID, clientID string) *journalCall {
-	if s.Journal == nil || isAdminPath(r.URL.Path) {
+	if s.Journal == nil || isAdminPath(r.URL.Path) || strings.EqualFold(r.URL.Path, "/metrics") {
 		return nil
 	}
 	jc := &journalCall{entry: JournalEntry{

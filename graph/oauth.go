@@ -132,10 +132,12 @@ func (s *Server) token(c *call) error {
 	}
 	req, oerr := readTokenRequest(c)
 	if oerr != nil {
+		s.observeToken(req.GrantType, oerr)
 		writeOAuthError(c, oerr)
 		return nil
 	}
 	resp, err := s.OAuth.Token(req)
+	s.observeToken(req.GrantType, err)
 	if err != nil {
 		writeOAuthFailure(c, req, "token", err)
 		return nil

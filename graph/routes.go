@@ -39,6 +39,8 @@ type route struct {
 var routes = []route{
 	{"GET", "/healthz", true, (*Server).healthz},
 	{"GET", "/readyz", true, (*Server).readyz},
+	// The Prometheus metrics, for loopback clients (observe.go).
+	{"GET", "/metrics", true, (*Server).metrics},
 
 	// The built-in issuer as an Entra-shaped OAuth 2.0 provider (oauth.go).
 	{"GET", "/{tenant}/v2.0/.well-known/openid-configuration", true, (*Server).openIDConfiguration},
@@ -155,7 +157,7 @@ func matchSegment(pat, seg string, c *call) bool {
 
 // route finds the handler for the request and runs it; every failure, from
 // an unknown segment to a store error, leaves through writeError.
-func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+func (s *Server) route(w *statusRecorder, r *http.Request) {
 	segs := splitPath(r.URL.Path)
 	c := &call{w: w, r: r}
 
@@ -174,12 +176,21 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		if depth != len(pat) || depth != len(segs) {
 			continue
 		}
+		if !pathMatched {
+			// A 405 is labelled with the path's route.
+			w.route = routes[i].pattern
+		}
 		pathMatched = true
 		if routes[i].method == r.Method {
+			w.route = routes[i].pattern
 			matched = &routes[i]
 			c.kind, c.id, c.pathTenant = probe.kind, probe.id, probe.pathTenant
 			break
 		}
+	}
+
+	if w.route == "" {
+		w.route = UnmatchedRoute
 	}
 
 	// Under /beta every route but the public ones needs a token, and the
@@ -226,7 +237,7 @@ func (s *Server) authenticate(c *call) bool {
 		writeError(c.w, c.r, &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure: the Authorization header must be 'Bearer <token>'."})
 		return false
 	}
-	p, err := s.Verifier.Verify(c.r.Context(), strings.TrimSpace(token))
+	p, err := s.verify(c.r.Context(), strings.TrimSpace(token))
 	if err != nil {
 		if !isCode(err, extdir.EUnauthenticated) {
 			err = &extdir.Error{Code: extdir.EUnauthenticated, Message: "Access token validation failure."}

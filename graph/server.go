@@ -65,6 +65,12 @@ type Server struct {
 	// one to share it (and its clock) with the rest of the process, such as
 	// the retention sweep.
 	Directory *extdir.Directory
+	// Observer, when set, is told of every request, token and throttled
+	// request, for metrics and traces (observe.go); nil observes nothing.
+	Observer Observer
+	// Metrics, when set, serves GET /metrics to loopback clients (the
+	// Prometheus exposition); nil answers it with 404.
+	Metrics http.Handler
 
 	dir      *extdir.Directory
 	clock    func() time.Time // s.now, bound once
@@ -147,6 +153,9 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	body   *capture // nil unless journaled
+	// route is the template of the route that took the request, set by
+	// route once it is known, for the Observer's labels.
+	route string
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
@@ -187,6 +196,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	jc := s.startJournal(r, requestID, clientID)
 	ctx := context.WithValue(r.Context(), idsKey, ids{request: requestID, client: clientID, journal: jc, now: s.clock})
 	ctx = context.WithValue(ctx, loggerKey, s.Logger)
+	var observed RequestInfo
+	if s.Observer != nil {
+		ctx, observed = s.observeStart(ctx, r, h, requestID, clientID)
+	}
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 	if jc != nil && jc.respBody.limit > 0 {
@@ -199,6 +212,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				if jc != nil {
 					jc.finish(s.Journal, 0, time.Since(start), rec.Header().Get(FaultHeader))
 				}
+				if s.Observer != nil {
+					s.observeDone(ctx, r, observed, rec.route, 0, time.Since(start))
+				}
 				panic(v)
 			}
 			logger(r).Error("panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
@@ -206,15 +222,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, r, errInternalPanic)
 			}
 		}
+		elapsed := time.Since(start)
 		s.AccessLog.LogAttrs(ctx, slog.LevelInfo, "request",
 			slog.String("request_id", requestID),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", elapsed),
 			slog.String("client_request_id", clientID))
 		if jc != nil {
-			jc.finish(s.Journal, rec.status, time.Since(start), rec.Header().Get(FaultHeader))
+			jc.finish(s.Journal, rec.status, elapsed, rec.Header().Get(FaultHeader))
+		}
+		if s.Observer != nil {
+			s.observeDone(ctx, r, observed, rec.route, rec.status, elapsed)
 		}
 	}()
 	if s.CORS.handle(rec, r) {

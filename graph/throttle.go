@@ -164,9 +164,12 @@ func (s *Server) admit(c *call, rt *route) bool {
 		}
 		return true
 	}
-	limit, reason := "ReadWrite", "ResourceUnitLimitExceeded"
+	limit, reason, bucket := "ReadWrite", "ResourceUnitLimitExceeded", "units"
 	if v.writeLimit {
-		limit, reason = "Write", "WriteLimitExceeded"
+		limit, reason, bucket = "Write", "WriteLimitExceeded", "writes"
+	}
+	if s.Observer != nil {
+		s.Observer.Throttled(bucket)
 	}
 	h.Set("x-ms-throttle-scope", "Tenant_Application/"+limit+"/"+key.app+"/"+key.tenant)
 	h.Set("x-ms-throttle-information", reason)

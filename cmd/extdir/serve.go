@@ -62,6 +62,11 @@ type serveConfig struct {
 	protocol protocolConfig
 	// The verified-token cache and the profiler; see perf.go.
 	perf perfConfig
+	// Metrics and traces; see observe.go.
+	observe observeConfig
+	// onCommit is the metrics' hook on SQLite's group commit, set once the
+	// telemetry is built; not a flag.
+	onCommit func(writes int)
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -85,6 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	authFlags(fs, &cfg)
 	protocolFlags(fs, &cfg.protocol)
 	perfFlags(fs, &cfg.perf)
+	observeFlags(fs, &cfg.observe)
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -116,6 +122,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if err := cfg.perf.check(); err != nil {
+		return err
+	}
+	if err := cfg.observe.check(getenv); err != nil {
 		return err
 	}
 	if err := cfg.admin.check(); err != nil {
@@ -175,6 +184,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Warn("the admin API (/admin: reset, seed, import, clock, faults) answers loopback clients without a token; this server "+reason+
 			": use --admin-token-file, or --admin=false where nobody needs it", "forwarded_requests", "refused")
 	}
+	tel, flushTraces, err := cfg.observe.start(ctx, stderr, log)
+	if err != nil {
+		return err
+	}
+	// Deferred before the store's Close, so run after it: the spans of
+	// the last requests and of the close are flushed.
+	defer flushTraces()
+	cfg.onCommit = tel.OnCommit()
+	opts.Telemetry, opts.MetricsElsewhere = tel, cfg.observe.metricsListen != ""
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -226,6 +244,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopPprof()
+	stopMetrics, err := cfg.observe.serveMetrics(tel, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	if srv.TLSConfig != nil {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
@@ -335,7 +358,7 @@ func openStore(ctx context.Context, cfg serveConfig) (store.Store, error) {
 	if cfg.database == "sqlite" {
 		path = filepath.Join(cfg.dataDir, "extdir.db")
 	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{OnCommit: cfg.onCommit})
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", cfg.database, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/extdir/extdir/auth"
 	"github.com/extdir/extdir/graph"
 	"github.com/extdir/extdir/internal/clock"
+	"github.com/extdir/extdir/internal/telemetry"
 	"github.com/extdir/extdir/store"
 )
 
@@ -67,6 +68,15 @@ type Options struct {
 
 	Logger    *slog.Logger
 	AccessLog *slog.Logger
+
+	// Telemetry, when set, measures the server: it observes the API, wraps
+	// Store (every call timed and, with traces, a span), reads the store's
+	// statistics at each scrape and serves /metrics on the main listener;
+	// nil measures nothing.
+	Telemetry *telemetry.Telemetry
+	// MetricsElsewhere keeps /metrics off the main listener: the caller
+	// serves Telemetry.Handler on a listener of its own.
+	MetricsElsewhere bool
 }
 
 // Server is a built server: its handler and the parts a caller drives.
@@ -144,6 +154,10 @@ func Build(o Options) (*Server, error) {
 		verifier = auth.NewCachedVerifier(verifier, auth.CacheOptions{Size: o.TokenCache, Now: now})
 	}
 
+	if o.Telemetry != nil {
+		o.Telemetry.WatchStore(o.Store)
+		o.Store = o.Telemetry.Store(o.Store)
+	}
 	srv.Directory = &extdir.Directory{Store: o.Store, Now: now, AuditRetention: o.AuditRetention}
 	api := &graph.Server{
 		Store:        o.Store,
@@ -158,6 +172,10 @@ func Build(o Options) (*Server, error) {
 		Throttle:     o.Throttle,
 		Faults:       o.Faults,
 		CORS:         o.CORS,
+		Observer:     o.Telemetry.Observer(),
+	}
+	if !o.MetricsElsewhere {
+		api.Metrics = o.Telemetry.Handler()
 	}
 	if o.Admin != nil {
 		a := *o.Admin

@@ -199,6 +199,8 @@ func (s *Store) commitBatch(b *batch) {
 				b.results[i] = fmt.Errorf("sqlite: write: commit: %w", err)
 			}
 		}
+	} else if s.onCommit != nil {
+		s.onCommit(len(b.ops))
 	}
 	s.durable.queue <- pendingBatch{seq: seq, ops: b.ops, results: b.results}
 }

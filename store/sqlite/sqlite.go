@@ -41,6 +41,11 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Readers is the size of the read pool; zero means GOMAXPROCS, at least 4.
 	Readers int
+	// OnCommit, when set, is told the number of writes in each transaction
+	// the group commit committed (commit.go), for the batch-size metric. It
+	// runs on the committer goroutine, which every write waits for: it must
+	// be quick and must not call the store.
+	OnCommit func(writes int)
 }
 
 // ErrClosed is what every call returns once Close has begun; it is
@@ -84,6 +89,8 @@ type Store struct {
 
 	// gate admits calls until Close, which waits for those in flight.
 	gate sqlstore.Gate
+	// onCommit is Options.OnCommit.
+	onCommit func(writes int)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -111,7 +118,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 
-	s := &Store{path: path, purgeBatch: 1000, durable: newDurability(path)}
+	s := &Store{path: path, purgeBatch: 1000, durable: newDurability(path), onCommit: opts.OnCommit}
 	ok := false
 	defer func() {
 		if !ok {
