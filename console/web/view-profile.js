@@ -6,7 +6,7 @@ import { h, replace, field, setError, button, heading, announce, when, confirmDi
 import { graph } from "./api.js";
 import { explain } from "./explain.js";
 import { properties } from "./schema.js";
-import { kindInfo, cell } from "./profiles.js";
+import { kindInfo, cell, columns, property } from "./profiles.js";
 
 // profileView renders the profile id of kind; deleted: a deleted item.
 export async function profileView(main, { kind, id, deleted = false }) {
@@ -43,22 +43,27 @@ function show(main, ctx, notice) {
     h("div", { class: "actions" }, actions,
       h("a", { class: "btn secondary", href: `#/audit?profile=${encodeURIComponent(profile.id)}` }, "Audit log of this profile"),
       h("a", { class: "btn secondary", href: deleted ? `#/deleted/${kind}` : `#/${kind}` }, "Back to the list")),
-    h("section", { "aria-labelledby": "props-title" },
-      h("h2", { id: "props-title" }, "Properties"),
-      h("dl", { class: "props", id: "profile-props" }, properties.filter((p) => !["id", "createdDateTime", "createdBy", "deletedDateTime", "epoch"].includes(p.name)).map((p) => [
-        h("dt", {}, p.name),
-        h("dd", { "data-prop": p.name }, p.type === "address" ? address(profile.address) : cell(p.name, profile[p.name])),
-      ]))),
-    h("section", { "aria-labelledby": "version-title" },
-      h("h2", { id: "version-title" }, "Identity and version"),
-      h("dl", { class: "props", id: "profile-version" },
-        h("dt", {}, "id"), h("dd", {}, h("code", {}, profile.id)),
-        h("dt", {}, "ETag"), h("dd", { id: "profile-etag" }, h("code", {}, etag)),
-        h("dt", {}, "epoch"), h("dd", {}, String(profile.epoch)),
-        h("dt", {}, "createdDateTime"), h("dd", {}, when(profile.createdDateTime)),
-        h("dt", {}, "createdBy"), h("dd", {}, cell("createdBy", profile.createdBy)),
-        h("dt", {}, "deletedDateTime"), h("dd", {}, when(profile.deletedDateTime)))));
+    h("div", { class: "sections" },
+      h("section", { "aria-labelledby": "props-title" },
+        h("h2", { id: "props-title" }, "Properties"),
+        h("dl", { class: "props", id: "profile-props" }, columns.map(property).filter((p) => !identity.includes(p.name)).map((p) => [
+          h("dt", {}, p.name),
+          h("dd", { "data-prop": p.name }, p.type === "address" ? address(profile.address) : cell(p.name, profile[p.name])),
+        ]))),
+      h("section", { "aria-labelledby": "version-title" },
+        h("h2", { id: "version-title" }, "Identity and version"),
+        h("dl", { class: "props", id: "profile-version" },
+          h("dt", {}, "id"), h("dd", {}, h("code", {}, profile.id)),
+          h("dt", {}, "ETag"), h("dd", { id: "profile-etag" }, h("code", {}, etag)),
+          h("dt", {}, "epoch"), h("dd", {}, String(profile.epoch)),
+          h("dt", {}, "createdDateTime"), h("dd", {}, when(profile.createdDateTime)),
+          h("dt", {}, "createdBy"), h("dd", {}, cell("createdBy", profile.createdBy)),
+          h("dt", {}, "deletedDateTime"), h("dd", {}, when(profile.deletedDateTime))))));
 }
+
+// identity are the properties the server sets: shown apart, as the
+// profile's identity and version.
+const identity = ["id", "createdDateTime", "createdBy", "deletedDateTime", "epoch"];
 
 function address(a) {
   const fields = properties.find((p) => p.name === "address").fields;
@@ -68,7 +73,7 @@ function address(a) {
 // The properties a PATCH may set, address fields by path.
 function editable() {
   const out = [];
-  for (const p of properties) {
+  for (const p of columns.map(property)) {
     if (!p.onUpdate) continue;
     if (p.type === "address") for (const f of p.fields) out.push({ ...f, path: "address/" + f.name });
     else out.push({ ...p, path: p.name });
