@@ -2,15 +2,19 @@ package console_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
 	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -246,7 +250,8 @@ func (tb *tab) open(fragment string) {
 }
 
 // screenshot saves the viewport as name.png in the test's screenshot
-// folder, recompressed.
+// folder, in 256 colours: small enough for docs/, where the best of them
+// go as they are.
 func (tb *tab) screenshot(name string) {
 	tb.t.Helper()
 	raw, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
@@ -258,13 +263,59 @@ func (tb *tab) screenshot(name string) {
 		tb.t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&out, img); err != nil {
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&out, paletted(img)); err != nil {
 		tb.t.Fatal(err)
 	}
 	path := filepath.Join(screenshotDir(tb.t), name+".png")
 	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
 		tb.t.Fatal(err)
 	}
+}
+
+// paletted is img in its 256 most frequent colours, each other colour
+// drawn as the nearest of them. A screen of text and flat panels has few
+// colours besides the edges of glyphs, so it looks the same at a third of
+// the size.
+func paletted(img image.Image) *image.Paletted {
+	b := img.Bounds()
+	counts := map[color.RGBA]int{}
+	rgba := func(x, y int) color.RGBA {
+		r, g, bl, a := img.At(x, y).RGBA()
+		return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), uint8(a >> 8)}
+	}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			counts[rgba(x, y)]++
+		}
+	}
+	colors := make([]color.RGBA, 0, len(counts))
+	for c := range counts {
+		colors = append(colors, c)
+	}
+	slices.SortFunc(colors, func(a, c color.RGBA) int {
+		if d := counts[c] - counts[a]; d != 0 {
+			return d
+		}
+		return cmp.Compare(uint32(a.R)<<24|uint32(a.G)<<16|uint32(a.B)<<8|uint32(a.A), uint32(c.R)<<24|uint32(c.G)<<16|uint32(c.B)<<8|uint32(c.A))
+	})
+	pal := make(color.Palette, 0, 256)
+	for _, c := range colors[:min(len(colors), 256)] {
+		pal = append(pal, c)
+	}
+	out := image.NewPaletted(b, pal)
+	index := map[color.RGBA]uint8{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := rgba(x, y)
+			i, ok := index[c]
+			if !ok {
+				i = uint8(pal.Index(c))
+				index[c] = i
+			}
+			out.SetColorIndex(x, y, i)
+		}
+	}
+	return out
 }
 
 var (
