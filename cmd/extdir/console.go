@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"log/slog"
+	"net/url"
 
 	"github.com/extdir/extdir/graph"
 )
@@ -19,12 +20,21 @@ func consoleFlags(fs *flag.FlagSet, cfg *consoleConfig) {
 }
 
 // options is the console of a server reached at origin, nil when it is off.
-// It signs in with the built-in issuer, so it is off without one.
+// It signs in with the built-in issuer, so it is off without one; and a
+// browser signs in with PKCE only in a secure context (https, or this
+// machine), as OAuth allows plain http redirect URIs on loopback only, so
+// it is off on a plain http origin elsewhere, rather than stopping a
+// server that ran before the console came.
 func (cfg *consoleConfig) options(origin string, builtinIssuer bool, log *slog.Logger) *graph.Console {
-	if !cfg.enabled || !builtinIssuer {
-		if cfg.enabled {
-			log.Info("console off: it signs in with the built-in issuer, which --builtin-issuer=false turns off")
-		}
+	if !cfg.enabled {
+		return nil
+	}
+	if !builtinIssuer {
+		log.Info("console off: it signs in with the built-in issuer, which --builtin-issuer=false turns off")
+		return nil
+	}
+	if u, err := url.Parse(origin); err != nil || (u.Scheme == "http" && !isLoopbackHost(u.Hostname())) {
+		log.Warn("console off: a browser signs in to it over https, or over http on this machine only; serve https (--tls-cert) or give an https --public-url", "origin", origin)
 		return nil
 	}
 	url := origin + graph.ConsolePath

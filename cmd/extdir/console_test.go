@@ -60,6 +60,19 @@ func TestConsoleOff(t *testing.T) {
 	}
 }
 
+func TestConsoleNeedsASecureOrigin(t *testing.T) {
+	// Plain http elsewhere than this machine: no browser signs in with
+	// PKCE there, and OAuth refuses such a redirect URI; the server starts
+	// without the console.
+	ts := startServer(t, "--public-url", "http://extdir.example:8080")
+	if r := ts.req("GET", "/console/", "", nil); r.status != 404 {
+		t.Errorf("GET /console/ on a plain http public URL: %d", r.status)
+	}
+	if !ts.eventuallyLogged("console off") {
+		t.Errorf("no log line says why the console is off:\n%s", ts.logText())
+	}
+}
+
 func TestConsoleClientID(t *testing.T) {
 	dir := t.TempDir()
 	add := func(args ...string) string {
