@@ -565,6 +565,20 @@ func testDeveloper(t *testing.T) {
 	}
 	tb.click("#rq-table tbody button")
 	tb.waitText("#rq-detail", "Request_ResourceNotFound")
+	// By path pattern, and by request id.
+	var notFound string
+	for _, r := range tn.Requests(t) {
+		if r.Status == 404 {
+			notFound = r.RequestID
+		}
+	}
+	for _, q := range []string{"path=/beta/directory/*/0*", "requestId=" + notFound} {
+		tb.open("#/dev/requests?" + q)
+		tb.waitText("#rq-count", "1 request,")
+		if got := tb.text("#rq-table tbody"); !strings.Contains(got, "404 refused") {
+			t.Errorf("the journal by %s shows %q", q, got)
+		}
+	}
 
 	// Fault rules: set, counted, removed.
 	tb.open("#/dev/faults")
