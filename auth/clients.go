@@ -55,6 +55,11 @@ type Client struct {
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	// Created is when `extdir client add` registered it.
 	Created time.Time `json:"created,omitzero"`
+
+	// everyTenant marks a client the server itself provides (AddBuiltin):
+	// it is an application of every tenant, and acts in the one a request
+	// names, as a multi-tenant Entra application does.
+	everyTenant bool
 }
 
 func (c *Client) check() error {
@@ -334,6 +339,42 @@ func NewClients(dataDir string, configured []Client) (*Clients, error) {
 	}
 	return cs, nil
 }
+
+// ConsoleClientID is the client id of the web console at /console: a
+// public client that the server provides in every tenant (AddBuiltin), so
+// that its tokens and audit records name one application.
+const ConsoleClientID = "db7b2e45-356b-4644-84c3-ad793d8e2125"
+
+// AddBuiltin adds a public client that the server itself provides, in
+// memory and in every tenant: the web console, whose redirect URI is the
+// server's own origin, known only once it listens. Call it before the
+// server serves; a configured client with the same id is an error.
+func (cs *Clients) AddBuiltin(c Client) error {
+	if !c.Public {
+		return fmt.Errorf("built-in client %s: it must be public, since the server provides it to every tenant", c.ID)
+	}
+	// check wants a tenant; a client of every tenant has none of its own.
+	probe := c
+	probe.Tenant = "every-tenant"
+	if err := probe.check(); err != nil {
+		return fmt.Errorf("built-in client: %w", err)
+	}
+	if _, dup := cs.configured[c.ID]; dup {
+		return fmt.Errorf("built-in client %s: a configured client has the same id", c.ID)
+	}
+	c.Tenant, c.everyTenant = "", true
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	cs.configured[c.ID] = &c
+	return nil
+}
+
+// Lookup returns the client with id, configured, built in or registered in
+// the data directory, or nil when there is none.
+func (cs *Clients) Lookup(id string) (*Client, error) { return cs.lookup(id) }
+
+// AllowsRedirect reports whether the authorization endpoint may send this
+// client's codes to uri (see redirectAllowed).
+func (c *Client) AllowsRedirect(uri string) bool { return c.redirectAllowed(uri) }
 
 // lookup returns the client with id, or nil when there is none.
 func (cs *Clients) lookup(id string) (*Client, error) {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -114,6 +115,10 @@ var roleNames = map[string]string{
 	RoleSecurityReader:                     "Security Reader",
 	RoleSecurityAdministrator:              "Security Administrator",
 }
+
+// DirectoryRoles returns the display name of each directory role that this
+// API knows, by template id, for a client that shows a token's wids.
+func DirectoryRoles() map[string]string { return maps.Clone(roleNames) }
 
 // Refusal says, for a 403, what p lacks for perm: what would have been
 // enough. It names permissions and roles only, never anything of the token.

@@ -148,6 +148,12 @@ func (p *Provider) findClient(tenant, id string) (*Client, error) {
 	}
 	// A client of another tenant is not found, as in Entra: a tenant's
 	// endpoint knows the applications of that tenant only.
+	if client != nil && client.everyTenant {
+		// An application of every tenant acts in the one asked for.
+		c := *client
+		c.Tenant = tenant
+		return &c, nil
+	}
 	if client == nil || !strings.EqualFold(client.Tenant, tenant) {
 		return nil, oauthErrorf("invalid_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been registered in the tenant (extdir client add --tenant %s) or you sent your authentication request to the wrong tenant.", clip(id), tenant, tenant)
 	}

@@ -93,8 +93,9 @@ func WithLog() Option { return func(o *options) { o.log = true } }
 // Server is a running extdir. Its methods fail the test given to them.
 type Server struct {
 	// URL is the server's origin, https://127.0.0.1:port: the Graph API is
-	// at URL+"/beta", the admin API at URL+"/admin", and each tenant's
-	// token endpoint at URL+"/<tenant>/oauth2/v2.0/token".
+	// at URL+"/beta", the admin API at URL+"/admin", the web console at
+	// URL+"/console/" (users of Tenant.AddUser sign in to it), and each
+	// tenant's token endpoint at URL+"/<tenant>/oauth2/v2.0/token".
 	URL string
 
 	def *Tenant // the default tenant
@@ -148,6 +149,7 @@ func Start(t TB, opts ...Option) *Server {
 		Retention:     o.retention,
 		JournalSize:   o.journalSize,
 		Admin:         &graph.Admin{Tenant: defaultTenant, CreatedBy: seedCreator},
+		Console:       &graph.Console{Tenant: defaultTenant, RedirectURI: origin + graph.ConsolePath},
 		Logger:        log,
 	}
 	so.JournalBodyBytes = graph.DefaultJournalBodyBytes
@@ -367,6 +369,28 @@ func (tn *Tenant) user(t TB, upn string) *auth.User {
 	}
 	s.users[key] = u
 	return u
+}
+
+// AddUser adds a test user to the tenant who signs in with password
+// through the issuer's sign-in page (the web console, an app's
+// authorization code flow) and its other delegated flows, holding exactly
+// the directory roles roleIDs (auth.RoleExtendedDirectoryUserAdministrator,
+// ...; none: a user whom every call refuses). UserToken for the same upn
+// then mints that user's tokens.
+func (tn *Tenant) AddUser(t TB, upn, password string, roleIDs ...string) {
+	t.Helper()
+	s := tn.srv
+	key := tn.ID + "/" + strings.ToLower(upn)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[key]; ok {
+		t.Fatalf("extdirtest: user %s is already in tenant %s", upn, tn.ID)
+	}
+	u, _, err := auth.AddUser(s.dataDir, auth.UserRegistration{Tenant: tn.ID, UPN: upn, DisplayName: upn, Password: password, RoleIDs: roleIDs})
+	if err != nil {
+		t.Fatalf("extdirtest: add user %s: %v", upn, err)
+	}
+	s.users[key] = u
 }
 
 // Credentials registers a client of the tenant's token endpoint with the

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/extdir/extdir/auth"
 	"github.com/extdir/extdir/extdirtest"
 	"github.com/extdir/extdir/store/postgres/pgtest"
 )
@@ -207,6 +209,47 @@ func TestUserToken(t *testing.T) {
 	read := tn.UserToken(t, "ada@contoso.test", "PendingExternalUserProfile.Read.All")
 	if status, _ := call(t, srv, read, "POST", "/beta/directory/pendingExternalUserProfiles", `{"displayName":"Eve","phoneNumber":"+14255550102"}`); status != 403 {
 		t.Fatalf("create with a read scope: %d, want 403", status)
+	}
+}
+
+func TestAddUserSignsInWithItsPassword(t *testing.T) {
+	srv := extdirtest.Start(t)
+	tn := srv.Tenant(t)
+	tn.AddUser(t, "grace@contoso.test", "Correct-Horse-42", auth.RoleExtendedDirectoryUserAdministrator)
+	tn.AddUser(t, "nobody@contoso.test", "Correct-Horse-43")
+	id, secret := tn.Credentials(t)
+	signIn := func(upn, password string) (int, string) {
+		resp, err := srv.Client().PostForm(tn.TokenURL(), url.Values{
+			"grant_type": {"password"}, "client_id": {id}, "client_secret": {secret}, "username": {upn}, "password": {password},
+			"scope": {"https://graph.microsoft.com/PendingExternalUserProfile.ReadWrite.All"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body.AccessToken
+	}
+	if status, _ := signIn("grace@contoso.test", "wrong"); status != 400 {
+		t.Errorf("a wrong password: %d, want 400", status)
+	}
+	status, tok := signIn("grace@contoso.test", "Correct-Horse-42")
+	if status != 200 {
+		t.Fatalf("sign-in: %d", status)
+	}
+	if status, body := call(t, srv, tok, "POST", "/beta/directory/pendingExternalUserProfiles", `{"displayName":"Bob","phoneNumber":"+14255550101"}`); status != 201 {
+		t.Fatalf("create as the user: %d %v", status, body)
+	}
+	// UserToken mints for the user AddUser added, with its roles.
+	if status, _ := call(t, srv, tn.UserToken(t, "nobody@contoso.test"), "GET", "/beta/directory/pendingExternalUserProfiles", ""); status != 403 {
+		t.Errorf("a user without a role: %d, want 403", status)
+	}
+	// The web console is there to sign in to.
+	if resp, err := srv.Client().Get(srv.URL + "/console/"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("GET /console/: %v %v", resp, err)
 	}
 }
 

@@ -202,10 +202,12 @@ func (jc *journalCall) export() JournalEntry {
 }
 
 // startJournal begins the entry of r, or returns nil when nothing is
-// journaled: no journal, or an /admin request or a /metrics scrape (the
-// journal records the API's traffic, not the calls that inspect it).
+// journaled: no journal, an /admin request or a /metrics scrape (the
+// journal records the API's traffic, not the calls that inspect it), or
+// the console's page and files (which are not API calls; what the console
+// does through the API is journaled like any client's).
 func (s *Server) startJournal(r *http.Request, reqID, clientID string) *journalCall {
-	if s.Journal == nil || isAdminPath(r.URL.Path) || strings.EqualFold(r.URL.Path, "/metrics") {
+	if s.Journal == nil || isAdminPath(r.URL.Path) || isConsolePath(r.URL.Path) || strings.EqualFold(r.URL.Path, "/metrics") {
 		return nil
 	}
 	jc := &journalCall{entry: JournalEntry{

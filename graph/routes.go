@@ -20,6 +20,8 @@ type call struct {
 	// pathTenant is bound by the {tenant} segment of the OAuth endpoints;
 	// the tenant a /beta call acts in is always caller.Tenant, the token's.
 	pathTenant string
+	// asset is bound by an {asset} segment: a file name, as given.
+	asset string
 }
 
 type route struct {
@@ -35,12 +37,18 @@ type route struct {
 // match case-insensitively, as Graph's do. {collection} is a profile
 // collection (pendingExternalUserProfiles, externalUserProfiles), {cast} a
 // type cast (microsoft.graph.pendingExternalUserProfile), {tenant} a tenant
-// id outside /beta, {id} any other segment.
+// id outside /beta, {asset} a file name (its case kept), {id} any other
+// segment.
 var routes = []route{
 	{"GET", "/healthz", true, (*Server).healthz},
 	{"GET", "/readyz", true, (*Server).readyz},
 	// The Prometheus metrics, for loopback clients (observe.go).
 	{"GET", "/metrics", true, (*Server).metrics},
+
+	// The web console (console.go): a page and its files; what it does, it
+	// does through the API below, signed in as a user.
+	{"GET", "/console", true, (*Server).consolePage},
+	{"GET", "/console/{asset}", true, (*Server).consoleFile},
 
 	// The built-in issuer as an Entra-shaped OAuth 2.0 provider (oauth.go).
 	{"GET", "/{tenant}/v2.0/.well-known/openid-configuration", true, (*Server).openIDConfiguration},
@@ -144,6 +152,9 @@ func matchSegment(pat, seg string, c *call) bool {
 		}
 		c.pathTenant = seg
 		return true
+	case "{asset}":
+		c.asset = seg
+		return seg != ""
 	case "{id}":
 		if seg == "" || strings.HasPrefix(seg, "$") {
 			return false
@@ -184,7 +195,7 @@ func (s *Server) route(w *statusRecorder, r *http.Request) {
 		if routes[i].method == r.Method {
 			w.route = routes[i].pattern
 			matched = &routes[i]
-			c.kind, c.id, c.pathTenant = probe.kind, probe.id, probe.pathTenant
+			c.kind, c.id, c.pathTenant, c.asset = probe.kind, probe.id, probe.pathTenant, probe.asset
 			break
 		}
 	}

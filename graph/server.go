@@ -57,6 +57,9 @@ type Server struct {
 	// Admin, when set, serves the admin API under /admin (admin.go); nil
 	// answers every /admin path with 404.
 	Admin *Admin
+	// Console, when set, serves the web console at /console/ (console.go);
+	// nil answers its paths with 404.
+	Console *Console
 	// Journal, when set, keeps the last requests for the admin API's
 	// /admin/requests (journal.go); nil keeps none.
 	Journal *Journal

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/extdir/extdir/auth"
+	"github.com/extdir/extdir/graph"
 )
 
 // --ephemeral is a throwaway server for a test suite in any language, as
@@ -47,6 +48,7 @@ func (cfg *serveConfig) applyEphemeral(fs *flag.FlagSet) (tempDir string, err er
 type readyLine struct {
 	URL           string `json:"url"`
 	AdminURL      string `json:"admin_url"`
+	ConsoleURL    string `json:"console_url,omitempty"`
 	TokenEndpoint string `json:"token_endpoint,omitempty"`
 	CAFile        string `json:"ca_file,omitempty"`
 	DataDir       string `json:"data_dir"`
@@ -57,11 +59,14 @@ type readyLine struct {
 	Password      string `json:"password,omitempty"`
 }
 
-// newReadyLine describes the server at origin; with ephemeral it registers
-// a client with every permission and an administrator test user in the
-// development tenant first.
-func (cfg *serveConfig) newReadyLine(origin string, ephemeral bool) (*readyLine, error) {
+// newReadyLine describes the server at origin (and its console, when on);
+// with ephemeral it registers a client with every permission and an
+// administrator test user in the development tenant first.
+func (cfg *serveConfig) newReadyLine(origin string, ephemeral bool, console *graph.Console) (*readyLine, error) {
 	line := &readyLine{URL: origin + "/beta", AdminURL: origin + "/admin", DataDir: cfg.dataDir}
+	if console != nil {
+		line.ConsoleURL = console.RedirectURI
+	}
 	if cfg.tlsSelfSigned {
 		line.CAFile = filepath.Join(cfg.dataDir, "tls", "cert.pem")
 	}

@@ -113,7 +113,8 @@ func TestEphemeralServerIsReadyToUseFromItsReadyLine(t *testing.T) {
 	line, client, stop := startEphemeral(t, "--ready-file", readyFile)
 	if !strings.HasPrefix(line.URL, "https://127.0.0.1:") || !strings.HasSuffix(line.URL, "/beta") ||
 		line.AdminURL != strings.TrimSuffix(line.URL, "/beta")+"/admin" || line.TenantID != defaultTenant ||
-		line.ClientID == "" || line.ClientSecret == "" || line.UPN != ephemeralUPN || line.Password == "" {
+		line.ClientID == "" || line.ClientSecret == "" || line.UPN != ephemeralUPN || line.Password == "" ||
+		line.ConsoleURL != strings.TrimSuffix(line.URL, "/beta")+"/console/" {
 		t.Fatalf("ready line = %+v", line)
 	}
 	written, err := os.ReadFile(readyFile)

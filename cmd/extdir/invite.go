@@ -9,11 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
+	"github.com/extdir/extdir/internal/phone"
 )
 
 // extdir invite: pending external user profiles from a spreadsheet, sent
@@ -190,7 +189,7 @@ func (o *inviteOptions) check() error {
 	default:
 		return &usageError{msg: "invite: --progress must be auto, bar, lines or off"}
 	}
-	if o.region != "" && phonenumbers.GetCountryCodeForRegion(strings.ToUpper(o.region)) == 0 {
+	if o.region != "" && !phone.KnownRegion(o.region) {
 		return &usageError{msg: fmt.Sprintf("invite: --default-region %q is not a region code (such as US, GB, DE)", o.region)}
 	}
 	return nil

@@ -12,9 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/internal/phone"
 )
 
 // The input side of extdir invite: a CSV file read as a stream (twice:
@@ -144,7 +143,7 @@ func (in *csvInput) checkRow(cells []string, line int, region string) inviteRow 
 	}
 	if in.phone < len(cells) && cells[in.phone] != "" {
 		row.phone = cells[in.phone]
-		e164, err := normalisePhone(cells[in.phone], region)
+		e164, err := phone.Normalise(cells[in.phone], region)
 		if err != nil {
 			row.err = extdir.ErrorMessage(err)
 			return row
@@ -159,50 +158,6 @@ func (in *csvInput) checkRow(cells []string, line int, region string) inviteRow 
 	}
 	row.body = createBody(changes)
 	return row
-}
-
-// normalisePhone writes a number as people write it ((425) 555-0100,
-// 0044 20 7946 0958, +44 20 7946 0958) in E.164. A number without a
-// country code takes region's (an ISO 3166 code such as US or GB).
-//
-// A leading 00 is read as the international prefix it is in most of the
-// world even where the region dials another one (the US dials 011): a
-// number that does not parse in the region that way is tried as +44....
-func normalisePhone(cell, region string) (string, error) {
-	if extdir.ValidE164(cell) {
-		return cell, nil // already as the API wants it: nothing to guess
-	}
-	e164, err := parsePhone(cell, region)
-	if t := strings.TrimSpace(cell); err != nil && strings.HasPrefix(t, "00") {
-		if alt, altErr := parsePhone("+"+t[2:], region); altErr == nil {
-			return alt, nil
-		}
-	}
-	return e164, err
-}
-
-// parsePhone is one reading of a number in a region.
-func parsePhone(cell, region string) (string, error) {
-	n, err := phonenumbers.Parse(cell, strings.ToUpper(region))
-	if err != nil {
-		if errors.Is(err, phonenumbers.ErrInvalidCountryCode) && region == "" && !strings.HasPrefix(cell, "+") {
-			return "", extdir.Errorf(extdir.EInvalid, "Invalid phone number '%s': it has no country code; write it as +<country code><number> or give --default-region (such as US or GB).", cell)
-		}
-		return "", extdir.Errorf(extdir.EInvalid, "Invalid phone number '%s': %s.", cell, err)
-	}
-	if n.GetExtension() != "" {
-		return "", extdir.Errorf(extdir.EInvalid, "Invalid phone number '%s': it has an extension, which phoneNumber cannot hold.", cell)
-	}
-	switch phonenumbers.IsPossibleNumberWithReason(n) {
-	case phonenumbers.IS_POSSIBLE:
-	case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
-		return "", extdir.Errorf(extdir.EInvalid, "Invalid phone number '%s': it is too short for a number of country code +%d.", cell, n.GetCountryCode())
-	case phonenumbers.TOO_LONG:
-		return "", extdir.Errorf(extdir.EInvalid, "Invalid phone number '%s': it is too long for a number of country code +%d.", cell, n.GetCountryCode())
-	default:
-		return "", extdir.Errorf(extdir.EInvalid, "Invalid phone number '%s': it is not a possible number of country code +%d.", cell, n.GetCountryCode())
-	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
 
 // phoneKey is an E.164 number as an integer: "+" and at most 15 digits,

@@ -67,6 +67,8 @@ type serveConfig struct {
 	// onCommit is the metrics' hook on SQLite's group commit, set once the
 	// telemetry is built; not a flag.
 	onCommit func(writes int)
+	// The web console; see console.go.
+	console consoleConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -97,6 +99,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&cfg.ephemeral, "ephemeral", false, "a throwaway server for tests: memory database, a free loopback port, self-signed https, a fresh data dir removed at exit, a client and an administrator test user in the development tenant; prints one JSON line on stdout when ready (url, tenant_id, client_id, client_secret, ca_file, admin_url, upn, password)")
 	fs.StringVar(&cfg.readyFile, "ready-file", "", "once the server is ready, write its JSON ready line (the one --ephemeral prints) to this file, mode 0600")
 	adminFlags(fs, &cfg.admin)
+	consoleFlags(fs, &cfg.console)
 	if err := parseFlags(fs, args, getenv, stdout, "Runs the Graph beta API for pendingExternalUserProfile and externalUserProfile."); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -176,6 +179,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:           log,
 		AccessLog:        accessLog,
 	}
+	opts.Console = cfg.console.options(cfg.origin(scheme, ln.Addr()), cfg.builtinIssuer, log)
 	if err := authOptions(cfg, &opts, log); err != nil {
 		return err
 	}
@@ -269,7 +273,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	err = cfg.admin.loadSeed(ctx, built, log)
 	if err == nil && (cfg.ephemeral || cfg.readyFile != "") {
 		var line *readyLine
-		if line, err = cfg.newReadyLine(cfg.origin(scheme, ln.Addr()), cfg.ephemeral); err == nil {
+		if line, err = cfg.newReadyLine(cfg.origin(scheme, ln.Addr()), cfg.ephemeral, opts.Console); err == nil {
 			err = cfg.announce(line, stdout)
 		}
 	}

@@ -61,6 +61,12 @@ type Options struct {
 	// Admin, when set, turns the admin API on; its Clock and Retention are
 	// filled in from these options.
 	Admin *graph.Admin
+	// Console, when set, serves the web console at /console/. With an
+	// empty ClientID it signs in as the built-in console client
+	// (auth.ConsoleClientID), registered here for its RedirectURI; else
+	// ClientID must be a public client with that redirect URI. It needs
+	// the built-in issuer.
+	Console *graph.Console
 	// JournalSize is how many requests the journal keeps (0: no journal);
 	// JournalBodyBytes how much of each body.
 	JournalSize      int
@@ -124,6 +130,7 @@ func Build(o Options) (*Server, error) {
 		Now:                       now,
 	}
 	srv := &Server{Clock: o.Clock, Retention: o.Retention}
+	var console *graph.Console
 	if o.BuiltinIssuer {
 		issuer, err := auth.OpenIssuer(o.DataDir, auth.IssuerOptions{Template: o.Issuer, Logger: o.Logger, Now: now})
 		if err != nil {
@@ -137,6 +144,9 @@ func Build(o Options) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("auth config: %w", err)
 		}
+		if console, err = consoleClient(o.Console, clients); err != nil {
+			return nil, err
+		}
 		vopts.Builtin = issuer
 		srv.Issuer = issuer
 		srv.Provider = &auth.Provider{Issuer: issuer, Clients: clients, Audiences: o.Audiences}
@@ -145,6 +155,8 @@ func Build(o Options) (*Server, error) {
 		}
 	} else if len(conf.Clients) > 0 || len(conf.Users) > 0 {
 		return nil, fmt.Errorf("the clients and users of --auth-config need the built-in issuer")
+	} else if o.Console != nil {
+		return nil, fmt.Errorf("the console signs in with the built-in issuer, which is off")
 	}
 	verifier, err := auth.NewVerifier(vopts)
 	if err != nil {
@@ -160,6 +172,7 @@ func Build(o Options) (*Server, error) {
 	}
 	srv.Directory = &extdir.Directory{Store: o.Store, Now: now, AuditRetention: o.AuditRetention}
 	api := &graph.Server{
+		Console:      console,
 		Store:        o.Store,
 		Directory:    srv.Directory,
 		Verifier:     verifier,
@@ -193,6 +206,38 @@ func Build(o Options) (*Server, error) {
 	srv.API = api
 	srv.Handler = api.Handler()
 	return srv, nil
+}
+
+// consoleClient registers the built-in console client, or checks the
+// configured one, and returns the console's settings; nil when it is off.
+func consoleClient(c *graph.Console, clients *auth.Clients) (*graph.Console, error) {
+	if c == nil {
+		return nil, nil
+	}
+	con := *c
+	if con.ClientID == "" {
+		con.ClientID = auth.ConsoleClientID
+		err := clients.AddBuiltin(auth.Client{ID: con.ClientID, Name: "extdir console", Public: true, RedirectURIs: []string{con.RedirectURI}})
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		return &con, nil
+	}
+	client, err := clients.Lookup(con.ClientID)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("console client: %w", err)
+	case client == nil:
+		return nil, fmt.Errorf("console client %s is not registered (extdir client add --public --redirect-uri %s)", con.ClientID, con.RedirectURI)
+	case !client.Public:
+		return nil, fmt.Errorf("console client %s has a secret: a page in a browser cannot keep one, so the console needs a public client (extdir client add --public --redirect-uri %s)", con.ClientID, con.RedirectURI)
+	case !client.AllowsRedirect(con.RedirectURI):
+		return nil, fmt.Errorf("console client %s does not have the redirect URI %s that the console signs in with", con.ClientID, con.RedirectURI)
+	}
+	// A registered client belongs to one tenant: users of that tenant
+	// sign in to the console.
+	con.Tenant = client.Tenant
+	return &con, nil
 }
 
 // ExpireLoop purges the items deleted longer ago than the retention, at
