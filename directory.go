@@ -372,7 +372,7 @@ func storedNothing(what string, err error) error {
 	if code == EInternal {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return Errorf(code, "%s Nothing of the %s was stored.", strings.TrimSuffix(ErrorMessage(err), "."), what)
+	return Errorf(code, "%s. Nothing of the %s was stored.", strings.TrimSuffix(ErrorMessage(err), "."), what)
 }
 
 // live admits a write to p through the collection of kind k.

@@ -66,6 +66,12 @@ func (s *Server) adminGate(c *call) error {
 	if a == nil {
 		return errAdminOff
 	}
+	if s.crossSite(c.r) {
+		// A page of another site in a browser on this machine would
+		// otherwise reach the loopback-only API: a form POST to
+		// /admin/reset needs no CORS preflight.
+		return extdir.Errorf(extdir.EForbidden, "The admin API does not answer requests from the pages of other sites.")
+	}
 	if a.Token != "" {
 		scheme, tok, _ := strings.Cut(c.r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(a.Token)) != 1 {
@@ -78,6 +84,19 @@ func (s *Server) adminGate(c *call) error {
 		return extdir.Errorf(extdir.EForbidden, "The admin API accepts loopback clients only; start extdir serve with --admin-token-file to reach it from elsewhere.")
 	}
 	return nil
+}
+
+// crossSite reports a browser's request from a page of another origin: its
+// Sec-Fetch-Site says so, or its Origin is not this server's. Tools such as
+// curl send neither; the console, served here, is same-origin.
+func (s *Server) crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	return origin != "" && !strings.EqualFold(origin, s.origin(r))
 }
 
 // proxied reports a request that a reverse proxy forwarded: it comes from

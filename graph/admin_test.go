@@ -88,6 +88,19 @@ func TestAdminIsLoopbackOnlyWithoutAToken(t *testing.T) {
 	if n := ps.count(adminTenant); n != 1 {
 		t.Fatalf("after proxied resets the tenant holds %d profiles, want 1", n)
 	}
+	// A page of another site in a browser on this machine is refused too;
+	// the server's own pages are not.
+	for _, h := range [][]string{{"Origin", "https://evil.example"}, {"Sec-Fetch-Site", "cross-site"}, {"Sec-Fetch-Site", "same-site"}} {
+		if res := ps.from("127.0.0.1:1", "POST", "/admin/reset", "", "", h...); res.StatusCode != http.StatusForbidden {
+			t.Errorf("reset from another site (%s: %s): %d, want 403", h[0], h[1], res.StatusCode)
+		}
+	}
+	if n := ps.count(adminTenant); n != 1 {
+		t.Fatalf("after cross-site resets the tenant holds %d profiles, want 1", n)
+	}
+	if res := ps.from("127.0.0.1:1", "GET", "/admin/clock", "", "", "Origin", "http://example.com", "Sec-Fetch-Site", "same-origin"); res.StatusCode != 200 {
+		t.Errorf("a same-origin page: %d, want 200", res.StatusCode)
+	}
 }
 
 func TestAdminTokenOpensItFromAnywhere(t *testing.T) {
