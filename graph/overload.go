@@ -1,0 +1,242 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/extdir/extdir"
+)
+
+// Overload. A server that takes every request it is sent serves them all
+// more slowly as they pile up, until every answer comes too late for its
+// client, which has given up and asked again: the work is done and wasted.
+// So the server serves a bounded number of requests at once (Limiter); one
+// beyond the bound waits a little for a place, then is turned away with
+// Graph's 503 and a Retry-After, which costs next to nothing and tells
+// Graph's SDKs to come back. And every admitted request has a deadline
+// (Server.RequestTimeout) that reaches the store, so that a slow query is
+// cancelled rather than left running for a client that is gone.
+
+// InflightPerCore is how many requests DefaultMaxInflight admits per core.
+// A request spends most of its time on a core (decoding, the query, the
+// rendering) but a durable write waits for an fsync shared by every write
+// of its batch (store/sqlite/commit.go), and the batch is only as large as
+// the writes waiting: with fewer than some 64 writes in flight on this
+// project's 2-core machine, durable creates per second fall (see
+// docs/benchmarks.md, Overload), while reads gain nothing past a few per
+// core. 32 per core keeps the group commit fed and bounds what a burst can
+// queue in memory to some tens of requests per core.
+const InflightPerCore = 32
+
+// DefaultMaxInflight is the default of extdir serve --max-inflight.
+func DefaultMaxInflight() int { return InflightPerCore * runtime.GOMAXPROCS(0) }
+
+// DefaultMaxInflightWait is how long a request beyond the limit waits for
+// a place by default: a few times what a request takes under load, so that
+// a burst is smoothed over rather than refused, and short enough that a
+// client turned away has not waited for nothing.
+const DefaultMaxInflightWait = 100 * time.Millisecond
+
+// DefaultRequestTimeout bounds an admitted request by default: well past
+// any request the store serves in its normal course, and under the 60 s
+// write timeout of extdir serve, so that the answer can still be written.
+const DefaultRequestTimeout = 30 * time.Second
+
+// Limiter bounds the requests a Server serves at once. Make one with
+// NewLimiter; set OnShed before the server serves.
+type Limiter struct {
+	// OnShed, when set, is called once for every request the limiter turns
+	// away with 503, on that request's goroutine, before the answer is
+	// written: the hook for a counter of shed requests. It must be quick
+	// and safe for concurrent use.
+	OnShed func()
+
+	max   int
+	wait  time.Duration
+	slots chan struct{}
+	// waiting counts the requests waiting for a place; at most max wait,
+	// so that a flood cannot park an unbounded number of goroutines.
+	waiting atomic.Int64
+
+	shed atomic.Int64 // shed requests, for the log line
+	// logMu and lastLog space the warnings: one line for a burst, not one
+	// per request, when logging is what the server can least afford.
+	logMu   sync.Mutex
+	lastLog time.Time
+	logged  int64 // shed when the last line was written
+}
+
+// NewLimiter admits n requests at once (at least 1); a request beyond
+// them waits up to wait for one to finish, and is shed after that (at once
+// when wait is 0).
+func NewLimiter(n int, wait time.Duration) *Limiter {
+	n = max(n, 1)
+	return &Limiter{max: n, wait: max(wait, 0), slots: make(chan struct{}, n)}
+}
+
+// Max is the number of requests admitted at once.
+func (l *Limiter) Max() int { return l.max }
+
+// InFlight is the number of requests admitted and not yet finished.
+func (l *Limiter) InFlight() int { return len(l.slots) }
+
+// Waiting is the number of requests waiting for a place.
+func (l *Limiter) Waiting() int { return int(l.waiting.Load()) }
+
+// Shed is the number of requests turned away so far.
+func (l *Limiter) Shed() int64 { return l.shed.Load() }
+
+// acquire takes a place for a request, waiting up to the limiter's wait
+// for one. It reports false when the request is to be shed, and also when
+// its client went away while it waited.
+func (l *Limiter) acquire(ctx context.Context) bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if l.wait == 0 {
+		return false
+	}
+	if l.waiting.Add(1) > int64(l.max) {
+		l.waiting.Add(-1)
+		return false
+	}
+	defer l.waiting.Add(-1)
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	// Blocked senders on a channel are served in turn: the longest waiter
+	// gets the next place.
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (l *Limiter) release() { <-l.slots }
+
+// noteShed counts a shed request, calls OnShed and, at most every ten
+// seconds, logs how many were shed since the last line.
+func (l *Limiter) noteShed(log *slog.Logger, now time.Time) {
+	n := l.shed.Add(1)
+	if l.OnShed != nil {
+		l.OnShed()
+	}
+	if !l.logMu.TryLock() {
+		return
+	}
+	defer l.logMu.Unlock()
+	if now.Sub(l.lastLog) < 10*time.Second {
+		return
+	}
+	log.Warn("overloaded: requests shed with 503", "shed", n-l.logged, "max_inflight", l.max, "wait", l.wait)
+	l.lastLog, l.logged = now, n
+}
+
+// Graph-local codes of the overload answers: neither is the directory's
+// failure, so writeError does not log them as one.
+const (
+	eOverloaded     extdir.Code = "overloaded"
+	eRequestTimeout extdir.Code = "request_timeout"
+)
+
+var (
+	errOverloaded     = &extdir.Error{Code: eOverloaded, Message: "The service is busy with other requests. Retry after the number of seconds in Retry-After."}
+	errRequestTimeout = &extdir.Error{Code: eRequestTimeout, Message: "The request did not complete within the service's time limit."}
+)
+
+// timedOut turns a failure caused by the request's own deadline into the
+// request-timeout answer, and leaves any other alone.
+func timedOut(r *http.Request, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+		logger(r).Warn("request timed out", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		return errRequestTimeout
+	}
+	return err
+}
+
+// unlimited reports the paths that stay open however loaded the server
+// is: liveness and readiness, which a load balancer must be able to ask
+// (a busy server is alive and ready), the admin API, which an operator or
+// a test uses to look at and reset an overloaded server, and /metrics,
+// which must keep answering when its figures matter most.
+func unlimited(path string) bool {
+	seg := strings.TrimPrefix(path, "/")
+	if i := strings.IndexByte(seg, '/'); i >= 0 {
+		seg = seg[:i]
+	}
+	for _, p := range [...]string{"healthz", "readyz", "admin", "metrics"} {
+		if strings.EqualFold(seg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// overload wraps the entry point with the limiter and the request
+// deadline. It wraps Handler's handler, not serveHTTP, so that the steps
+// of a $batch (dispatched to serveHTTP) share their batch's place and
+// deadline instead of queueing behind it.
+func (s *Server) overload(next http.Handler) http.Handler {
+	if s.Limiter == nil && s.RequestTimeout <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if unlimited(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if l := s.Limiter; l != nil {
+			if !l.acquire(r.Context()) {
+				if r.Context().Err() == nil {
+					s.shed(w, r)
+				}
+				return
+			}
+			defer l.release()
+		}
+		if s.RequestTimeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), s.RequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// shed answers a request the limiter turned away: Graph's 503 with
+// Retry-After, and the request ids serveHTTP would have given it.
+func (s *Server) shed(w http.ResponseWriter, r *http.Request) {
+	requestID := uuid.NewString()
+	clientID := r.Header.Get("client-request-id")
+	if clientID == "" || len(clientID) > 128 {
+		clientID = requestID
+	}
+	s.Limiter.noteShed(s.Logger, time.Now())
+	h := w.Header()
+	h["Request-Id"] = []string{requestID}
+	h["Client-Request-Id"] = []string{clientID}
+	h["Odata-Version"] = odataVersion
+	h["Cache-Control"] = noCache
+	h["Retry-After"] = retryAfterOne
+	ctx := context.WithValue(r.Context(), idsKey, ids{request: requestID, client: clientID, now: s.clock})
+	writeError(w, r.WithContext(ctx), errOverloaded)
+}
+
+// retryAfterOne is the Retry-After of a shed request, in seconds: an
+// overloaded server has a new place every few milliseconds, and a second
+// is the least the header can say.
+var retryAfterOne = []string{"1"}
