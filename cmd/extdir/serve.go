@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +59,8 @@ type serveConfig struct {
 	protocol protocolConfig
 	// The verified-token cache and the profiler; see perf.go.
 	perf perfConfig
+	// Requests in flight, deadlines and connection timeouts; see overload.go.
+	overload overloadConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -82,6 +83,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	authFlags(fs, &cfg)
 	protocolFlags(fs, &cfg.protocol)
 	perfFlags(fs, &cfg.perf)
+	overloadFlags(fs, &cfg.overload)
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -116,6 +118,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if err := cfg.admin.check(); err != nil {
+		return err
+	}
+	if err := cfg.overload.check(); err != nil {
 		return err
 	}
 	logOut := newLogWriter(stderr)
@@ -167,6 +172,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.protocol.apply(&opts, cfg.exposure(), log)
+	cfg.overload.apply(&opts, log)
 	if reason := cfg.exposure(); reason != "" && cfg.admin.enabled && cfg.admin.token == "" {
 		log.Warn("the admin API (/admin: reset, seed, import, clock, faults) answers loopback clients without a token; this server "+reason+
 			": use --admin-token-file, or --admin=false where nobody needs it", "forwarded_requests", "refused")
@@ -192,15 +198,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.admin.seedFile != "" {
 		built.API.SetStarting("loading --seed " + cfg.admin.seedFile)
 	}
-	srv := &http.Server{
-		Handler:           built.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := cfg.overload.httpServer(built.Handler, log)
 	if scheme == "https" {
 		certFile, keyFile := cfg.tlsCert, cfg.tlsKey
 		if cfg.tlsSelfSigned {
@@ -264,6 +262,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
+	if err != nil {
+		// The requests still running get their connections cut; the
+		// store, closed on return, waits for the calls they have in it.
+		_ = srv.Close()
+	}
 	stopPurge()
 	<-purgeDone
 	if err != nil {

@@ -58,6 +58,10 @@ type Options struct {
 	// Admin, when set, turns the admin API on; its Clock and Retention are
 	// filled in from these options.
 	Admin *graph.Admin
+	// Limiter and RequestTimeout: as graph.Server's fields (nil and 0:
+	// no limit, no deadline).
+	Limiter        *graph.Limiter
+	RequestTimeout time.Duration
 	// JournalSize is how many requests the journal keeps (0: no journal);
 	// JournalBodyBytes how much of each body.
 	JournalSize      int
@@ -156,6 +160,9 @@ func Build(o Options) (*Server, error) {
 		Throttle:     o.Throttle,
 		Faults:       o.Faults,
 		CORS:         o.CORS,
+
+		Limiter:        o.Limiter,
+		RequestTimeout: o.RequestTimeout,
 	}
 	if o.Admin != nil {
 		a := *o.Admin
