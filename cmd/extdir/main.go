@@ -62,6 +62,8 @@ Usage:
   extdir keys ...          rotate the built-in issuer's signing keys (list, rotate, retire)
   extdir export [flags]    write every profile of a store as JSON lines (extdir export --help)
   extdir import [flags]    load the JSON lines of extdir export into a store
+  extdir backup [flags]    copy a SQLite store while a server runs on it, and verify the copy
+  extdir restore [flags]   put a verified backup in place of a SQLite store that no server has open
   extdir version           print the version
 
 Every flag of serve and token can also be set as an environment variable:
@@ -73,7 +75,7 @@ Every flag of serve and token can also be set as an environment variable:
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
-		return &usageError{msg: "a command is required: serve, token, client, user, keys, export, import or version"}
+		return &usageError{msg: "a command is required: serve, token, client, user, keys, export, import, backup, restore or version"}
 	}
 	switch args[0] {
 	case "serve":
@@ -86,6 +88,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runExport(ctx, args[1:], getenv, stdout)
 	case "import":
 		return runImport(ctx, args[1:], getenv, os.Stdin, stdout)
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout)
+	case "restore":
+		return runRestore(ctx, args[1:], getenv, stdout)
 	case "keys":
 		return runKeys(args[1:], getenv, stdout, stderr)
 	case "user":
@@ -97,5 +103,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usageText)
 		return nil
 	}
-	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, client, user, keys, export, import, version)", args[0])}
+	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, client, user, keys, export, import, backup, restore, version)", args[0])}
 }
