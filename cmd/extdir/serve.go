@@ -23,6 +23,10 @@ import (
 )
 
 type serveConfig struct {
+	// configFile is --config; fileAuth the registrations of its [auth]
+	// table, nil without one (config.go).
+	configFile      string
+	fileAuth        *auth.Config
 	listen          string
 	dataDir         string
 	database        string
@@ -63,9 +67,14 @@ type serveConfig struct {
 	overload overloadConfig
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var cfg serveConfig
+// serveSynopsis is the first line of extdir serve --help.
+const serveSynopsis = "Runs the Graph beta API for pendingExternalUserProfile and externalUserProfile."
+
+// serveFlags defines every flag of extdir serve on a new flag set, bound to
+// cfg: serve parses it, and extdir config checks files against it.
+func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.configFile, configFlag, "", "TOML file of settings: each key is a flag's name (listen = \"0.0.0.0:8080\"), and [[auth.issuers]], [[auth.clients]], [[auth.users]] hold registrations as --auth-config does; flags and EXTDIR_* variables override it (see docs/operations.md)")
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.dataDir, "data-dir", "./extdir-data", "directory for the database, the issuer's signing keys and the self-signed certificate")
 	fs.StringVar(&cfg.database, "database", "sqlite", "store: sqlite (a file in the data dir), memory (nothing kept), or a postgres://user:password@host/db URL (shared by every node)")
@@ -80,7 +89,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.issuer, "issuer", "", "iss of the built-in issuer's tokens ({tenantid} is replaced by the tenant); default: <public URL, or this server's scheme and address>/{tenantid}/v2.0")
 	fs.StringVar(&cfg.audiences, "audience", strings.Join(auth.DefaultAudiences, ","), "accepted token audiences, comma-separated")
 	fs.DurationVar(&cfg.clockSkew, "clock-skew", 30*time.Second, "leeway for token exp and nbf")
-	authFlags(fs, &cfg)
+	authFlags(fs, cfg)
 	protocolFlags(fs, &cfg.protocol)
 	perfFlags(fs, &cfg.perf)
 	overloadFlags(fs, &cfg.overload)
@@ -90,11 +99,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&cfg.ephemeral, "ephemeral", false, "a throwaway server for tests: memory database, a free loopback port, self-signed https, a fresh data dir removed at exit, a client and an administrator test user in the development tenant; prints one JSON line on stdout when ready (url, tenant_id, client_id, client_secret, ca_file, admin_url, upn, password)")
 	fs.StringVar(&cfg.readyFile, "ready-file", "", "once the server is ready, write its JSON ready line (the one --ephemeral prints) to this file, mode 0600")
 	adminFlags(fs, &cfg.admin)
-	if err := parseFlags(fs, args, getenv, stdout, "Runs the Graph beta API for pendingExternalUserProfile and externalUserProfile."); err != nil {
+	return fs
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := serveFlags(&cfg)
+	loaded, err := loadFlags(fs, args, getenv, stdout, serveSynopsis)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if loaded.file != nil {
+		cfg.fileAuth = loaded.file.auth
 	}
 	if cfg.ephemeral {
 		tempDir, err := cfg.applyEphemeral(fs)
@@ -105,22 +124,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			defer os.RemoveAll(tempDir)
 		}
 	}
-	if err := cfg.check(); err != nil {
-		return err
-	}
-	if err := cfg.checkAuth(); err != nil {
-		return err
-	}
-	if err := cfg.protocol.check(); err != nil {
-		return err
-	}
-	if err := cfg.perf.check(); err != nil {
-		return err
-	}
-	if err := cfg.admin.check(); err != nil {
-		return err
-	}
-	if err := cfg.overload.check(); err != nil {
+	if err := cfg.checkAll(); err != nil {
 		return err
 	}
 	logOut := newLogWriter(stderr)
@@ -271,6 +275,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	<-purgeDone
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// checkAll runs every check of the flags' values, so that a mistake stops
+// serve (or extdir config check) before anything is opened.
+func (cfg *serveConfig) checkAll() error {
+	for _, check := range []func() error{cfg.check, cfg.checkAuth, cfg.protocol.check, cfg.perf.check, cfg.admin.check, cfg.overload.check} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
