@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"log/slog"
@@ -27,23 +28,23 @@ import (
 // cancelled rather than left running for a client that is gone.
 
 // InflightPerCore is how many requests DefaultMaxInflight admits per core.
-// A request spends most of its time on a core (decoding, the query, the
-// rendering) but a durable write waits for an fsync shared by every write
-// of its batch (store/sqlite/commit.go), and the batch is only as large as
-// the writes waiting: with fewer than some 64 writes in flight on this
-// project's 2-core machine, durable creates per second fall (see
-// docs/benchmarks.md, Overload), while reads gain nothing past a few per
-// core. 32 per core keeps the group commit fed and bounds what a burst can
-// queue in memory to some tens of requests per core.
-const InflightPerCore = 32
+// A read spends its time on a core, and gains nothing from more requests
+// in flight than a few per core. A durable write spends most of its time
+// waiting for an fsync that the whole batch of writes waiting shares
+// (store/sqlite/commit.go), so the more writes in flight, the larger the
+// batches, up to a point: on this project's 2-core machine durable creates
+// per second rose up to 128 in flight and fell past it, with the latency
+// and the memory growing (docs/benchmarks.md, Overload). The CPU half of a
+// write scales with the cores, so the limit does too.
+const InflightPerCore = 64
 
 // DefaultMaxInflight is the default of extdir serve --max-inflight.
 func DefaultMaxInflight() int { return InflightPerCore * runtime.GOMAXPROCS(0) }
 
 // DefaultMaxInflightWait is how long a request beyond the limit waits for
-// a place by default: a few times what a request takes under load, so that
-// a burst is smoothed over rather than refused, and short enough that a
-// client turned away has not waited for nothing.
+// a place by default: several times the p99 of a durable create at the
+// limit (some 25 ms), so that a burst is queued rather than refused, and
+// short enough that a request turned away has not waited for nothing.
 const DefaultMaxInflightWait = 100 * time.Millisecond
 
 // DefaultRequestTimeout bounds an admitted request by default: well past
@@ -60,12 +61,20 @@ type Limiter struct {
 	// and safe for concurrent use.
 	OnShed func()
 
-	max   int
-	wait  time.Duration
-	slots chan struct{}
-	// waiting counts the requests waiting for a place; at most max wait,
-	// so that a flood cannot park an unbounded number of goroutines.
-	waiting atomic.Int64
+	max  int
+	wait time.Duration
+
+	// mu guards inflight and queue. A place that a request frees goes
+	// straight to the longest waiter, under mu, so that the counts are
+	// exact at every moment: with a channel of places, the waiter that got
+	// one still counted as waiting until its goroutine ran, and a request
+	// arriving in between was shed from a queue that had room.
+	mu       sync.Mutex
+	inflight int
+	// queue holds the waiters in arrival order; each is handed its place
+	// by closing its channel. At most max wait, so that a flood cannot
+	// park an unbounded number of goroutines.
+	queue list.List // of chan struct{}
 
 	shed atomic.Int64 // shed requests, for the log line
 	// logMu and lastLog space the warnings: one line for a burst, not one
@@ -75,22 +84,29 @@ type Limiter struct {
 	logged  int64 // shed when the last line was written
 }
 
-// NewLimiter admits n requests at once (at least 1); a request beyond
-// them waits up to wait for one to finish, and is shed after that (at once
-// when wait is 0).
+// NewLimiter admits n requests at once (at least 1); as many again may
+// wait, each up to wait for one to finish, and are shed after that (at
+// once when wait is 0); beyond those, requests are shed at once.
 func NewLimiter(n int, wait time.Duration) *Limiter {
-	n = max(n, 1)
-	return &Limiter{max: n, wait: max(wait, 0), slots: make(chan struct{}, n)}
+	return &Limiter{max: max(n, 1), wait: max(wait, 0)}
 }
 
 // Max is the number of requests admitted at once.
 func (l *Limiter) Max() int { return l.max }
 
 // InFlight is the number of requests admitted and not yet finished.
-func (l *Limiter) InFlight() int { return len(l.slots) }
+func (l *Limiter) InFlight() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inflight
+}
 
 // Waiting is the number of requests waiting for a place.
-func (l *Limiter) Waiting() int { return int(l.waiting.Load()) }
+func (l *Limiter) Waiting() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.queue.Len()
+}
 
 // Shed is the number of requests turned away so far.
 func (l *Limiter) Shed() int64 { return l.shed.Load() }
@@ -99,34 +115,57 @@ func (l *Limiter) Shed() int64 { return l.shed.Load() }
 // for one. It reports false when the request is to be shed, and also when
 // its client went away while it waited.
 func (l *Limiter) acquire(ctx context.Context) bool {
-	select {
-	case l.slots <- struct{}{}:
+	l.mu.Lock()
+	if l.inflight < l.max && l.queue.Len() == 0 {
+		l.inflight++
+		l.mu.Unlock()
 		return true
-	default:
 	}
-	if l.wait == 0 {
+	if l.wait == 0 || l.queue.Len() >= l.max {
+		l.mu.Unlock()
 		return false
 	}
-	if l.waiting.Add(1) > int64(l.max) {
-		l.waiting.Add(-1)
-		return false
-	}
-	defer l.waiting.Add(-1)
+	ready := make(chan struct{})
+	e := l.queue.PushBack(ready)
+	l.mu.Unlock()
+
 	t := time.NewTimer(l.wait)
 	defer t.Stop()
-	// Blocked senders on a channel are served in turn: the longest waiter
-	// gets the next place.
 	select {
-	case l.slots <- struct{}{}:
+	case <-ready:
 		return true
 	case <-t.C:
-		return false
 	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	select {
+	case <-ready:
+		// Handed a place as the wait ended: keep it, unless the client is
+		// gone, whose place goes to the next.
+		l.mu.Unlock()
+		if ctx.Err() != nil {
+			l.release()
+			return false
+		}
+		return true
+	default:
+		l.queue.Remove(e)
+		l.mu.Unlock()
 		return false
 	}
 }
 
-func (l *Limiter) release() { <-l.slots }
+// release frees a place: to the longest waiter, if any.
+func (l *Limiter) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.queue.Front(); e != nil {
+		l.queue.Remove(e)
+		close(e.Value.(chan struct{}))
+		return
+	}
+	l.inflight--
+}
 
 // noteShed counts a shed request, calls OnShed and, at most every ten
 // seconds, logs how many were shed since the last line.
