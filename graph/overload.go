@@ -28,23 +28,27 @@ import (
 // cancelled rather than left running for a client that is gone.
 
 // InflightPerCore is how many requests DefaultMaxInflight admits per core.
-// A read spends its time on a core, and gains nothing from more requests
-// in flight than a few per core. A durable write spends most of its time
+// A read spends its time on a core and gains nothing from more requests in
+// flight than a few per core. A durable write spends most of its time
 // waiting for an fsync that the whole batch of writes waiting shares
-// (store/sqlite/commit.go), so the more writes in flight, the larger the
-// batches, up to a point: on this project's 2-core machine durable creates
-// per second rose up to 128 in flight and fell past it, with the latency
-// and the memory growing (docs/benchmarks.md, Overload). The CPU half of a
-// write scales with the cores, so the limit does too.
-const InflightPerCore = 64
+// (store/sqlite/commit.go: up to 256 a batch, one batch executing while
+// the one before syncs), so the more writes in flight, the larger the
+// batches: on this project's 2-core machine durable creates per second
+// rose by half from 128 in flight to 256, and by a tenth more to 512, with
+// the latency growing (docs/benchmarks.md, Overload). 128 per core keeps
+// the group commit fed and bounds what a burst holds in memory to some
+// megabytes per core; the CPU half of a write scales with the cores, so the
+// limit does too.
+const InflightPerCore = 128
 
 // DefaultMaxInflight is the default of extdir serve --max-inflight.
 func DefaultMaxInflight() int { return InflightPerCore * runtime.GOMAXPROCS(0) }
 
 // DefaultMaxInflightWait is how long a request beyond the limit waits for
-// a place by default: several times the p99 of a durable create at the
-// limit (some 25 ms), so that a burst is queued rather than refused, and
-// short enough that a request turned away has not waited for nothing.
+// a place by default: a few times the p99 latency of a request at the
+// limit (some 40 ms for a durable create on this project's machine), so
+// that a burst is queued rather than refused, and short enough that a
+// request turned away has not waited long for nothing.
 const DefaultMaxInflightWait = 100 * time.Millisecond
 
 // DefaultRequestTimeout bounds an admitted request by default: well past
