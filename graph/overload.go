@@ -75,6 +75,7 @@ type Limiter struct {
 	// arriving in between was shed from a queue that had room.
 	mu       sync.Mutex
 	inflight int
+	held     int // refused requests waiting out the wait before their 503
 	// queue holds the waiters in arrival order; each is handed its place
 	// by closing its channel. At most max wait, so that a flood cannot
 	// park an unbounded number of goroutines.
@@ -88,9 +89,14 @@ type Limiter struct {
 	logged  int64 // shed when the last line was written
 }
 
+// holdPerPlace bounds the refusals held back (acquire) to this many per
+// place: four times the limit beyond the limit and its queue.
+const holdPerPlace = 4
+
 // NewLimiter admits n requests at once (at least 1); as many again may
 // wait, each up to wait for one to finish, and are shed after that (at
-// once when wait is 0); beyond those, requests are shed at once.
+// once when wait is 0). A request beyond those is shed too, its 503 held
+// back for the wait as well (acquire says why).
 func NewLimiter(n int, wait time.Duration) *Limiter {
 	return &Limiter{max: max(n, 1), wait: max(wait, 0)}
 }
@@ -116,8 +122,9 @@ func (l *Limiter) Waiting() int {
 func (l *Limiter) Shed() int64 { return l.shed.Load() }
 
 // acquire takes a place for a request, waiting up to the limiter's wait
-// for one. It reports false when the request is to be shed, and also when
-// its client went away while it waited.
+// for one if the queue has room. It reports false when the request is to
+// be shed (after the wait too, when the queue is full), and also when its
+// client went away while it waited.
 func (l *Limiter) acquire(ctx context.Context) bool {
 	l.mu.Lock()
 	if l.inflight < l.max && l.queue.Len() == 0 {
@@ -125,7 +132,31 @@ func (l *Limiter) acquire(ctx context.Context) bool {
 		l.mu.Unlock()
 		return true
 	}
-	if l.wait == 0 || l.queue.Len() >= l.max {
+	if l.wait == 0 {
+		l.mu.Unlock()
+		return false
+	}
+	if l.queue.Len() >= l.max {
+		// Not to be admitted. Its 503 still waits out the wait, so that a
+		// client asking again at once, Retry-After or not, asks once a wait
+		// rather than as fast as the server can refuse: a refusal costs the
+		// parsing of a request and an answer, and at four times the limit
+		// a storm of them took half of this project's two cores. Held
+		// refusals are bounded too; past the bound they go out at once.
+		if l.held >= holdPerPlace*l.max {
+			l.mu.Unlock()
+			return false
+		}
+		l.held++
+		l.mu.Unlock()
+		t := time.NewTimer(l.wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		l.mu.Lock()
+		l.held--
 		l.mu.Unlock()
 		return false
 	}

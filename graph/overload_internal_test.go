@@ -69,3 +69,44 @@ func TestLimiterWaitEndsWithTheTimeoutOrTheClient(t *testing.T) {
 		}
 	}
 }
+
+// As many may wait as may run; one beyond them is refused, though its 503
+// waits out the wait, and a place freed meanwhile is not its.
+func TestLimiterRefusesBeyondItsQueue(t *testing.T) {
+	l := NewLimiter(1, time.Hour)
+	if !l.acquire(context.Background()) {
+		t.Fatal("the first request was not admitted")
+	}
+	queued, refused := make(chan bool, 1), make(chan bool, 1)
+	go func() { queued <- l.acquire(context.Background()) }()
+	for l.Waiting() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { refused <- l.acquire(ctx) }()
+	held := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.held
+	}
+	for held() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if l.Waiting() != 1 {
+		t.Fatalf("%d waiting with the queue full, want 1", l.Waiting())
+	}
+	l.release()
+	if !<-queued {
+		t.Fatal("the queued request did not get the freed place")
+	}
+	if held() != 1 {
+		t.Fatal("the refused request was let go when a place was freed")
+	}
+	cancel()
+	if <-refused {
+		t.Fatal("a request beyond the queue was admitted")
+	}
+	if held() != 0 || l.InFlight() != 1 {
+		t.Fatalf("after the refusal: %d held, %d in flight; want 0 and 1", held(), l.InFlight())
+	}
+}

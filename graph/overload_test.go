@@ -99,10 +99,6 @@ func TestOverloadWaitsBrieflyInABoundedQueue(t *testing.T) {
 	for l.Waiting() != 1 {
 		time.Sleep(time.Millisecond)
 	}
-	// As many may wait as may run: the next one is shed at once.
-	if res := ps.do("GET", pending, tok, ""); res.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("a request beyond a full queue: %d, want 503", res.StatusCode)
-	}
 	release()
 	if got := <-waited; got != http.StatusOK {
 		t.Fatalf("the waiting request, once the place was free: %d, want 200", got)

@@ -29,7 +29,7 @@ const maxHeaderBytes = 64 << 10
 
 func overloadFlags(fs *flag.FlagSet, cfg *overloadConfig) {
 	fs.IntVar(&cfg.maxInflight, "max-inflight", graph.DefaultMaxInflight(), fmt.Sprintf("requests served at once (default %d per core); beyond it a request waits --max-inflight-wait, then gets 503 with Retry-After; health, readiness, /admin and /metrics are never limited; 0: no limit", graph.InflightPerCore))
-	fs.DurationVar(&cfg.maxInflightWait, "max-inflight-wait", graph.DefaultMaxInflightWait, "how long a request beyond --max-inflight waits for a place before it is shed; 0 sheds it at once")
+	fs.DurationVar(&cfg.maxInflightWait, "max-inflight-wait", graph.DefaultMaxInflightWait, "how long a request beyond --max-inflight waits for a place before it is shed (as many may wait as --max-inflight; one beyond them waits as long for its 503, which slows clients that ignore Retry-After); 0 sheds at once")
 	fs.DurationVar(&cfg.requestTimeout, "request-timeout", graph.DefaultRequestTimeout, "deadline of each request, passed to the store so that a slow query is cancelled; past it the answer is 504 GatewayTimeout; 0: none")
 	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers, so that a slow one (slowloris) cannot hold a connection")
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 60*time.Second, "how long a client may take to send a whole request, body included")
