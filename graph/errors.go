@@ -36,6 +36,9 @@ var errorStatus = map[extdir.Code]struct {
 	eInjectedBadGateway:  {http.StatusBadGateway, "BadGateway"},
 	eInjectedUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable"},
 	eInjectedTimeout:     {http.StatusGatewayTimeout, "GatewayTimeout"},
+	// Overload (overload.go): a shed request and one past its deadline.
+	eOverloaded:     {http.StatusServiceUnavailable, "ServiceUnavailable"},
+	eRequestTimeout: {http.StatusGatewayTimeout, "GatewayTimeout"},
 }
 
 // Statuses and messages of failures that are not the directory's own.
@@ -49,6 +52,7 @@ var (
 // writeError writes err as Graph's error envelope. Internal errors are
 // logged with their detail and shown to the client as a generic message.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = timedOut(r, err)
 	code := extdir.ErrorCode(err)
 	entry, ok := errorStatus[code]
 	if !ok {

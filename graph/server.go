@@ -74,6 +74,13 @@ type Server struct {
 	// Metrics, when set, serves GET /metrics to loopback clients (the
 	// Prometheus exposition); nil answers it with 404.
 	Metrics http.Handler
+	// Limiter, when set, bounds the requests served at once and sheds the
+	// rest with 503 (overload.go); nil admits every request.
+	Limiter *Limiter
+	// RequestTimeout, when positive, is the deadline of every request
+	// outside the operational endpoints, passed to the store with the
+	// request's context (overload.go); 0 sets none.
+	RequestTimeout time.Duration
 
 	dir      *extdir.Directory
 	clock    func() time.Time // s.now, bound once
@@ -108,7 +115,7 @@ func (s *Server) Handler() http.Handler {
 	if s.dir == nil {
 		s.dir = &extdir.Directory{Store: s.Store, Now: s.now}
 	}
-	return http.HandlerFunc(s.serveHTTP)
+	return s.overload(http.HandlerFunc(s.serveHTTP))
 }
 
 type ctxKey int

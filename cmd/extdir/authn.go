@@ -30,11 +30,15 @@ func authFlags(fs *flag.FlagSet, cfg *serveConfig) {
 // accident: the insecure modes are for a developer's own machine, and a
 // server that looks reachable by others needs a second, explicit yes.
 func (cfg *serveConfig) checkAuth() error {
-	if cfg.insecureAcceptGraphTokens && cfg.authConfig == "" {
-		return &usageError{msg: "serve: --insecure-accept-graph-tokens needs --auth-config with the Entra issuer the Graph tokens come from"}
+	// One source of registrations, so that none is ever in doubt.
+	if cfg.authConfig != "" && cfg.fileAuth != nil {
+		return &usageError{msg: "serve: registrations come from --auth-config or from the [auth] table of --config, not both"}
 	}
-	if !cfg.builtinIssuer && cfg.authConfig == "" {
-		return &usageError{msg: "serve: --builtin-issuer=false leaves no token issuer: give --auth-config with external issuers"}
+	if cfg.insecureAcceptGraphTokens && !cfg.hasAuthConfig() {
+		return &usageError{msg: "serve: --insecure-accept-graph-tokens needs --auth-config (or [[auth.issuers]] in --config) with the Entra issuer the Graph tokens come from"}
+	}
+	if !cfg.builtinIssuer && !cfg.hasAuthConfig() {
+		return &usageError{msg: "serve: --builtin-issuer=false leaves no token issuer: give --auth-config (or [[auth.issuers]] in --config) with external issuers"}
 	}
 	if cfg.devNoAuth && (cfg.devTenant == "" || cfg.devOID == "") {
 		return &usageError{msg: "serve: --dev-no-auth needs a --dev-tenant and a --dev-oid"}
@@ -52,6 +56,9 @@ func (cfg *serveConfig) checkAuth() error {
 	}
 	return &usageError{msg: fmt.Sprintf("serve: %s is for a server only you can reach, but this one %s; add --insecure-allow-exposed if you mean it", mode, reason)}
 }
+
+// hasAuthConfig reports registrations from --auth-config or --config.
+func (cfg *serveConfig) hasAuthConfig() bool { return cfg.authConfig != "" || cfg.fileAuth != nil }
 
 // exposure says why the server looks reachable from other hosts, or "".
 func (cfg *serveConfig) exposure() string {
@@ -92,6 +99,9 @@ func isLoopbackHost(host string) bool {
 // every start.
 func authOptions(cfg serveConfig, o *server.Options, log *slog.Logger) error {
 	conf := &auth.Config{}
+	if cfg.fileAuth != nil {
+		conf = cfg.fileAuth
+	}
 	if cfg.authConfig != "" {
 		var err error
 		if conf, err = auth.LoadConfig(cfg.authConfig); err != nil {

@@ -35,14 +35,25 @@ func versionString() string {
 }
 
 // parseFlags parses args, then fills every flag the command line did not set
-// from its EXTDIR_* environment variable. --help prints the usage to stdout
-// and returns flag.ErrHelp; any mistake is a one-line usageError.
+// from its EXTDIR_* environment variable, then, for a command with a
+// --config flag, from that file (config.go). --help prints the usage to
+// stdout and returns flag.ErrHelp; any mistake is a usageError.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stdout io.Writer, synopsis string) error {
+	_, err := loadFlags(fs, args, getenv, stdout, synopsis)
+	return err
+}
+
+// loadFlags is parseFlags, and says where each flag's value came from.
+func loadFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stdout io.Writer, synopsis string) (*settings, error) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "Usage: extdir %s [flags]\n\n%s\n\nFlags (each also read from the environment variable shown):\n", fs.Name(), synopsis)
+		from := "the environment variable shown"
+		if fs.Lookup(configFlag) != nil {
+			from += ", and from the key of the same name in the --config file"
+		}
+		fmt.Fprintf(stdout, "Usage: extdir %s [flags]\n\n%s\n\nFlags (each also read from %s):\n", fs.Name(), synopsis, from)
 		fs.VisitAll(func(f *flag.Flag) {
 			def := ""
 			if f.DefValue != "" && f.DefValue != "false" {
@@ -50,28 +61,35 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 			}
 			fmt.Fprintf(stdout, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
 		})
-		return flag.ErrHelp
+		return nil, flag.ErrHelp
 	}
 	if err != nil {
-		return &usageError{msg: fmt.Sprintf("%s: %v (see extdir %s --help)", fs.Name(), err, fs.Name())}
+		return nil, &usageError{msg: fmt.Sprintf("%s: %v (see extdir %s --help)", fs.Name(), err, fs.Name())}
 	}
 	if fs.NArg() > 0 {
-		return &usageError{msg: fmt.Sprintf("%s: unexpected argument %q (see extdir %s --help)", fs.Name(), fs.Arg(0), fs.Name())}
+		return nil, &usageError{msg: fmt.Sprintf("%s: unexpected argument %q (see extdir %s --help)", fs.Name(), fs.Arg(0), fs.Name())}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	st := &settings{source: map[string]string{}}
+	fs.Visit(func(f *flag.Flag) { st.source[f.Name] = "flag" })
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || envErr != nil {
+		if st.source[f.Name] != "" || envErr != nil {
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
 				envErr = &usageError{msg: fmt.Sprintf("%s: invalid value %q for %s: %v", fs.Name(), v, envName(f.Name), err)}
 			}
+			st.source[f.Name] = envName(f.Name)
 		}
 	})
-	return envErr
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := st.applyConfigFile(fs); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 func envName(flagName string) string {

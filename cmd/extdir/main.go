@@ -63,10 +63,14 @@ Usage:
   extdir invite [flags]    invite the people of a CSV file through the Graph API, in batches (extdir invite --help)
   extdir export [flags]    write every profile of a store as JSON lines, or of the API with --url (extdir export --help)
   extdir import [flags]    load the JSON lines of extdir export into a store
+  extdir backup [flags]    copy a SQLite store while a server runs on it, and verify the copy
+  extdir restore [flags]   put a verified backup in place of a SQLite store that no server has open
+  extdir config ...        check a --config file (check), print the configuration serve would run with (show)
   extdir version           print the version
 
 Every flag of serve and token can also be set as an environment variable:
---data-dir is EXTDIR_DATA_DIR, --tls-self-signed is EXTDIR_TLS_SELF_SIGNED, and so on.
+--data-dir is EXTDIR_DATA_DIR, --tls-self-signed is EXTDIR_TLS_SELF_SIGNED, and so on;
+serve's also in a TOML file, extdir serve --config extdir.toml, under the flag's name.
 `
 
 // run is the whole program, so that tests can start it in-process with
@@ -74,7 +78,7 @@ Every flag of serve and token can also be set as an environment variable:
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
-		return &usageError{msg: "a command is required: serve, token, client, user, keys, invite, export, import or version"}
+		return &usageError{msg: "a command is required: serve, token, client, user, keys, invite, export, import, backup, restore, config or version"}
 	}
 	switch args[0] {
 	case "serve":
@@ -89,6 +93,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runExport(ctx, args[1:], getenv, stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], getenv, os.Stdin, stdout)
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout)
+	case "restore":
+		return runRestore(ctx, args[1:], getenv, stdout)
+	case "config":
+		return runConfig(args[1:], getenv, stdout, stderr)
 	case "keys":
 		return runKeys(args[1:], getenv, stdout, stderr)
 	case "user":
@@ -100,5 +110,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usageText)
 		return nil
 	}
-	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, client, user, keys, invite, export, import, version)", args[0])}
+	return &usageError{msg: fmt.Sprintf("unknown command %q (commands: serve, token, client, user, keys, invite, export, import, backup, restore, config, version)", args[0])}
 }

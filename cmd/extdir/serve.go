@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +24,10 @@ import (
 )
 
 type serveConfig struct {
+	// configFile is --config; fileAuth the registrations of its [auth]
+	// table, nil without one (config.go).
+	configFile      string
+	fileAuth        *auth.Config
 	listen          string
 	dataDir         string
 	database        string
@@ -69,11 +72,18 @@ type serveConfig struct {
 	onCommit func(writes int)
 	// The web console; see console.go.
 	console consoleConfig
+	// Requests in flight, deadlines and connection timeouts; see overload.go.
+	overload overloadConfig
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var cfg serveConfig
+// serveSynopsis is the first line of extdir serve --help.
+const serveSynopsis = "Runs the Graph beta API for pendingExternalUserProfile and externalUserProfile."
+
+// serveFlags defines every flag of extdir serve on a new flag set, bound to
+// cfg: serve parses it, and extdir config checks files against it.
+func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.configFile, configFlag, "", "TOML file of settings: each key is a flag's name (listen = \"0.0.0.0:8080\"), and [[auth.issuers]], [[auth.clients]], [[auth.users]] hold registrations as --auth-config does; flags and EXTDIR_* variables override it (see docs/operations.md)")
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.dataDir, "data-dir", "./extdir-data", "directory for the database, the issuer's signing keys and the self-signed certificate")
 	fs.StringVar(&cfg.database, "database", "sqlite", "store: sqlite (a file in the data dir), memory (nothing kept), or a postgres://user:password@host/db URL (shared by every node)")
@@ -89,10 +99,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.issuer, "issuer", "", "iss of the built-in issuer's tokens ({tenantid} is replaced by the tenant); default: <public URL, or this server's scheme and address>/{tenantid}/v2.0")
 	fs.StringVar(&cfg.audiences, "audience", strings.Join(auth.DefaultAudiences, ","), "accepted token audiences, comma-separated")
 	fs.DurationVar(&cfg.clockSkew, "clock-skew", 30*time.Second, "leeway for token exp and nbf")
-	authFlags(fs, &cfg)
+	authFlags(fs, cfg)
 	protocolFlags(fs, &cfg.protocol)
 	perfFlags(fs, &cfg.perf)
 	observeFlags(fs, &cfg.observe)
+	overloadFlags(fs, &cfg.overload)
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -100,11 +111,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.readyFile, "ready-file", "", "once the server is ready, write its JSON ready line (the one --ephemeral prints) to this file, mode 0600")
 	adminFlags(fs, &cfg.admin)
 	consoleFlags(fs, &cfg.console)
-	if err := parseFlags(fs, args, getenv, stdout, "Runs the Graph beta API for pendingExternalUserProfile and externalUserProfile."); err != nil {
+	return fs
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := serveFlags(&cfg)
+	loaded, err := loadFlags(fs, args, getenv, stdout, serveSynopsis)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if loaded.file != nil {
+		cfg.fileAuth = loaded.file.auth
 	}
 	if cfg.ephemeral {
 		tempDir, err := cfg.applyEphemeral(fs)
@@ -115,22 +136,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			defer os.RemoveAll(tempDir)
 		}
 	}
-	if err := cfg.check(); err != nil {
-		return err
-	}
-	if err := cfg.checkAuth(); err != nil {
-		return err
-	}
-	if err := cfg.protocol.check(); err != nil {
-		return err
-	}
-	if err := cfg.perf.check(); err != nil {
-		return err
-	}
-	if err := cfg.observe.check(getenv); err != nil {
-		return err
-	}
-	if err := cfg.admin.check(); err != nil {
+	if err := cfg.checkAll(getenv); err != nil {
 		return err
 	}
 	logOut := newLogWriter(stderr)
@@ -184,6 +190,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.protocol.apply(&opts, cfg.exposure(), log)
+	cfg.overload.apply(&opts, log)
 	if reason := cfg.exposure(); reason != "" && cfg.admin.enabled && cfg.admin.token == "" {
 		log.Warn("the admin API (/admin: reset, seed, import, clock, faults) answers loopback clients without a token; this server "+reason+
 			": use --admin-token-file, or --admin=false where nobody needs it", "forwarded_requests", "refused")
@@ -218,15 +225,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.admin.seedFile != "" {
 		built.API.SetStarting("loading --seed " + cfg.admin.seedFile)
 	}
-	srv := &http.Server{
-		Handler:           built.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := cfg.overload.httpServer(built.Handler, log)
 	if scheme == "https" {
 		certFile, keyFile := cfg.tlsCert, cfg.tlsKey
 		if cfg.tlsSelfSigned {
@@ -295,10 +294,27 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
+	if err != nil {
+		// The requests still running get their connections cut; the
+		// store, closed on return, waits for the calls they have in it.
+		_ = srv.Close()
+	}
 	stopPurge()
 	<-purgeDone
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// checkAll runs every check of the flags' values, so that a mistake stops
+// serve (or extdir config check) before anything is opened.
+func (cfg *serveConfig) checkAll(getenv func(string) string) error {
+	observe := func() error { return cfg.observe.check(getenv) }
+	for _, check := range []func() error{cfg.check, cfg.checkAuth, cfg.protocol.check, cfg.perf.check, observe, cfg.admin.check, cfg.overload.check} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

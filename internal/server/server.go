@@ -67,6 +67,10 @@ type Options struct {
 	// ClientID must be a public client with that redirect URI. It needs
 	// the built-in issuer.
 	Console *graph.Console
+	// Limiter and RequestTimeout: as graph.Server's fields (nil and 0:
+	// no limit, no deadline).
+	Limiter        *graph.Limiter
+	RequestTimeout time.Duration
 	// JournalSize is how many requests the journal keeps (0: no journal);
 	// JournalBodyBytes how much of each body.
 	JournalSize      int
@@ -186,6 +190,9 @@ func Build(o Options) (*Server, error) {
 		Faults:       o.Faults,
 		CORS:         o.CORS,
 		Observer:     o.Telemetry.Observer(),
+
+		Limiter:        o.Limiter,
+		RequestTimeout: o.RequestTimeout,
 	}
 	if !o.MetricsElsewhere {
 		api.Metrics = o.Telemetry.Handler()

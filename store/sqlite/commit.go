@@ -51,6 +51,16 @@ type writeOp struct {
 
 // write runs step in the next group-committed transaction and returns once
 // that transaction is durable (or step failed and was rolled back).
+//
+// ctx bounds the wait for the committer, and a write whose ctx has ended
+// before its turn is not run at all; once step has started, it runs to its
+// end. So step runs its statements on context.WithoutCancel(ctx), never on
+// ctx itself: the driver answers a context that ends during a statement by
+// interrupting it, and SQLite answers an interrupted INSERT, UPDATE or
+// DELETE by rolling back the whole transaction, the batch's neighbours'
+// writes with it, after which they would run on outside any transaction.
+// A request deadline (extdir serve --request-timeout) or a client that
+// hangs up would reach exactly that.
 func (s *Store) write(ctx context.Context, step func(tx *sql.Tx) error) error {
 	op := &writeOp{ctx: ctx, step: step, done: make(chan error, 1)}
 	select {
@@ -171,6 +181,11 @@ func (b *batch) run(op *writeOp) {
 			b.broken = fmt.Errorf("sqlite: write: batch abandoned: %w", err)
 		case errors.As(err, &se) && se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT:
 			b.broken = fmt.Errorf("sqlite: write: batch abandoned: %w", err)
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			// The driver reports an interrupted statement as the context's
+			// error, not as a SQLite error, and the interrupt may have rolled
+			// the transaction back (write says why steps avoid it).
+			b.broken = fmt.Errorf("sqlite: write: batch abandoned: a statement was interrupted: %w", err)
 		}
 	}
 	b.ops = append(b.ops, op)

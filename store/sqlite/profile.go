@@ -89,6 +89,7 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.Audit
 	sqlstore.Normalize(p)
 	var seq int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see write
 		res, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, profileArgs(p, p.Tenant, int64(p.Kind))...)
 		if err != nil {
 			if derr := uniqueViolation(err); derr != nil {
@@ -143,6 +144,7 @@ func (s *Store) Update(ctx context.Context, tenant, id string, fn func(p *extdir
 	defer s.gate.Leave()
 	var written *extdir.Profile
 	err := s.writeTx(ctx, tenant, id, func(tx *sql.Tx, p *extdir.Profile) error {
+		ctx := context.WithoutCancel(ctx) // see write
 		before, rec, err := sqlstore.RunUpdate(p, fn)
 		if err != nil {
 			return err
@@ -293,6 +295,7 @@ func (s *Store) Purge(ctx context.Context, tenant, id string, fn func(p *extdir.
 	}
 	defer s.gate.Leave()
 	return s.writeTx(ctx, tenant, id, func(tx *sql.Tx, p *extdir.Profile) error {
+		ctx := context.WithoutCancel(ctx) // see write
 		rec, err := fn(p)
 		if err != nil {
 			return err
@@ -323,6 +326,7 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, rec *extdir.AuditRe
 // returned unchanged, and what step wrote is rolled back.
 func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(*sql.Tx, *extdir.Profile) error) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see write
 		p, err := scanProfile(tx.StmtContext(ctx, s.lock).QueryRowContext(ctx, tenant, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return extdir.NotFound(id)

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -91,6 +92,10 @@ type Store struct {
 	gate sqlstore.Gate
 	// onCommit is Options.OnCommit.
 	onCommit func(writes int)
+	// fileLock is the shared lock on the database's lock file, held while
+	// the Store is open, so that Restore cannot replace the file under it
+	// (backup.go); nil in memory.
+	fileLock *os.File
 }
 
 var _ store.Store = (*Store)(nil)
@@ -119,6 +124,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 
 	s := &Store{path: path, purgeBatch: 1000, durable: newDurability(path), onCommit: opts.OnCommit}
+	if path != Memory {
+		if s.fileLock, err = lockFile(lockPath(path), false); err != nil {
+			close(s.durable.queue)
+			<-s.durable.done
+			if errors.Is(err, errLocked) {
+				return nil, fmt.Errorf("sqlite: open %s: a restore is replacing it", path)
+			}
+			return nil, fmt.Errorf("sqlite: open %s: lock: %w", path, err)
+		}
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -327,6 +342,12 @@ func (s *Store) release() error {
 	if s.reader != nil {
 		if err := s.reader.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("sqlite: close reader pool: %w", err))
+		}
+	}
+	// The lock goes last, once no connection is left to the file.
+	if s.fileLock != nil {
+		if err := s.fileLock.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: close lock file: %w", err))
 		}
 	}
 	return errors.Join(errs...)
