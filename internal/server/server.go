@@ -197,6 +197,10 @@ func Build(o Options) (*Server, error) {
 	if !o.MetricsElsewhere {
 		api.Metrics = o.Telemetry.Handler()
 	}
+	if o.Limiter != nil && api.Observer != nil {
+		// Each shed request counts in extdir_shed_requests_total.
+		o.Limiter.OnShed = api.RequestShed
+	}
 	if o.Admin != nil {
 		a := *o.Admin
 		a.Clock, a.Retention = o.Clock, o.Retention

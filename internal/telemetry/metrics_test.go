@@ -7,11 +7,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/extdir/extdir/graph"
 	"github.com/extdir/extdir/internal/server"
 	"github.com/extdir/extdir/internal/telemetry"
 )
@@ -268,5 +270,36 @@ func TestNothingAskedIsNoTelemetry(t *testing.T) {
 	s := startServer(t, tel)
 	if resp, _ := s.do("GET", "/metrics", "", ""); resp.StatusCode != 404 {
 		t.Errorf("GET /metrics without metrics: %d, want 404", resp.StatusCode)
+	}
+}
+
+// A request the limiter sheds counts in extdir_shed_requests_total.
+func TestShedRequestsAreCounted(t *testing.T) {
+	tel := telemetry.New(telemetry.Options{Metrics: true})
+	faults, err := graph.NewFaults(graph.FaultConfig{Rules: []graph.FaultRule{{Method: "GET", Path: pendingPath, Latency: "400ms", Times: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, tel, func(o *server.Options) {
+		o.Limiter = graph.NewLimiter(1, 0)
+		o.Faults = faults
+	})
+	tok := s.token()
+	slow := make(chan struct{})
+	go func() {
+		defer close(slow)
+		s.do("GET", pendingPath, tok, "")
+	}()
+	// The slow request holds the one place for 400 ms; wait until it has
+	// it, then the next is shed.
+	for s.built.API.Limiter.InFlight() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if resp, _ := s.do("GET", pendingPath, tok, ""); resp.StatusCode != 503 {
+		t.Fatalf("a request beyond the limit: %d, want 503", resp.StatusCode)
+	}
+	<-slow
+	if n, _ := value(s.scrape(), "extdir_shed_requests_total"); n != 1 {
+		t.Fatalf("extdir_shed_requests_total = %v, want 1", n)
 	}
 }
