@@ -143,6 +143,19 @@ func writeAdminJSON(c *call, status int, v any) error {
 	return nil
 }
 
+// adminTenantCall admits an admin call whose only parameter is ?tenant=
+// and returns the tenant, "" for every tenant.
+func (s *Server) adminTenantCall(c *call) (string, error) {
+	if err := s.adminGate(c); err != nil {
+		return "", err
+	}
+	q, err := adminParams(c, "tenant")
+	if err != nil {
+		return "", err
+	}
+	return adminTenant(q["tenant"])
+}
+
 // adminTenant checks a ?tenant= value.
 func adminTenant(v string) (string, error) {
 	if _, err := uuid.Parse(v); v == "" || (err == nil && len(v) == 36) {
@@ -163,14 +176,7 @@ func (s *Server) adminActor(c *call, tenant string) extdir.Actor {
 // POST /admin/reset[?tenant=]: every profile and deleted item, the journal
 // and, for a whole reset, the clock, the fault counters and the throttle.
 func (s *Server) adminReset(c *call) error {
-	if err := s.adminGate(c); err != nil {
-		return err
-	}
-	q, err := adminParams(c, "tenant")
-	if err != nil {
-		return err
-	}
-	tenant, err := adminTenant(q["tenant"])
+	tenant, err := s.adminTenantCall(c)
 	if err != nil {
 		return err
 	}
@@ -201,14 +207,7 @@ func (s *Server) adminReset(c *call) error {
 
 // POST /admin/seed[?tenant=]: a seed file, JSON or CSV by Content-Type.
 func (s *Server) adminSeed(c *call) error {
-	if err := s.adminGate(c); err != nil {
-		return err
-	}
-	q, err := adminParams(c, "tenant")
-	if err != nil {
-		return err
-	}
-	tenant, err := adminTenant(q["tenant"])
+	tenant, err := s.adminTenantCall(c)
 	if err != nil {
 		return err
 	}
@@ -244,14 +243,7 @@ func (s *Server) adminSeed(c *call) error {
 
 // GET /admin/export[?tenant=]: JSON lines of every profile, live and deleted.
 func (s *Server) adminExport(c *call) error {
-	if err := s.adminGate(c); err != nil {
-		return err
-	}
-	q, err := adminParams(c, "tenant")
-	if err != nil {
-		return err
-	}
-	tenant, err := adminTenant(q["tenant"])
+	tenant, err := s.adminTenantCall(c)
 	if err != nil {
 		return err
 	}
@@ -419,14 +411,7 @@ func statusRange(s string) (lo, hi int, ok bool) {
 
 // DELETE /admin/requests[?tenant=]: empties the journal.
 func (s *Server) adminClearRequests(c *call) error {
-	if err := s.adminGate(c); err != nil {
-		return err
-	}
-	q, err := adminParams(c, "tenant")
-	if err != nil {
-		return err
-	}
-	tenant, err := adminTenant(q["tenant"])
+	tenant, err := s.adminTenantCall(c)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -35,34 +34,16 @@ type auditOptions struct {
 // that a client does not take a page for what it asked.
 func parseAuditOptions(rawQuery string) (*auditOptions, error) {
 	o := &auditOptions{top: odata.DefaultTop}
-	seen := map[string]bool{}
-	for part := range strings.SplitSeq(rawQuery, "&") {
-		if part == "" {
-			continue
-		}
-		rawKey, rawValue, _ := strings.Cut(part, "=")
-		key, err1 := url.QueryUnescape(rawKey)
-		value, err2 := url.QueryUnescape(rawValue)
-		if err1 != nil || err2 != nil {
-			return nil, extdir.Errorf(extdir.EBadRequest, "The query string '%s' is not valid: it is not properly percent-encoded.", part)
-		}
-		name := odata.OptionName(key)
-		if name == "" {
-			continue
-		}
-		if seen[name] {
-			return nil, extdir.Errorf(extdir.EBadRequest, "Query option '$%s' was specified more than once, but it must be specified at most once.", name)
-		}
-		seen[name] = true
+	err := odata.EachOption(rawQuery, func(name, value string) error {
 		value = strings.TrimSpace(value)
 		switch name {
 		case "filter":
 			if value == "" {
-				continue
+				return nil
 			}
 			e, err := odata.ParseAuditFilter(value)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			o.filter = e
 		case "orderby":
@@ -72,19 +53,23 @@ func parseAuditOptions(rawQuery string) (*auditOptions, error) {
 				o.ascending = true
 			case f[0] == "activityDateTime" && len(f) == 2 && strings.EqualFold(f[1], "desc"):
 			default:
-				return nil, extdir.Errorf(extdir.EBadRequest, "Invalid $orderby '%s': the audit log sorts by activityDateTime only, asc or desc.", value)
+				return extdir.Errorf(extdir.EBadRequest, "Invalid $orderby '%s': the audit log sorts by activityDateTime only, asc or desc.", value)
 			}
 		case "top":
 			n, err := strconv.Atoi(value)
 			if err != nil || n < 1 || n > odata.MaxTop {
-				return nil, extdir.Errorf(extdir.EBadRequest, "Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", value, odata.MaxTop)
+				return extdir.Errorf(extdir.EBadRequest, "Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", value, odata.MaxTop)
 			}
 			o.top = n
 		case "skiptoken":
 			o.skipToken = value
 		default:
-			return nil, extdir.Errorf(extdir.EBadRequest, "Query option '$%s' is not supported on auditLogs/directoryAudits; use $filter, $orderby, $top and the @odata.nextLink.", name)
+			return extdir.Errorf(extdir.EBadRequest, "Query option '$%s' is not supported on auditLogs/directoryAudits; use $filter, $orderby, $top and the @odata.nextLink.", name)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return o, nil
 }

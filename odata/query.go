@@ -53,6 +53,37 @@ func OptionName(param string) string {
 	return ""
 }
 
+// EachOption calls fn with each system query option of a raw query string,
+// by its canonical name, in order; custom parameters are skipped, as OData
+// lets services do. A malformed or repeated option is an EBadRequest, and
+// fn's first error is returned.
+func EachOption(rawQuery string, fn func(name, value string) error) error {
+	seen := make(map[string]bool, 4)
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		if part == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(part, "=")
+		key, err1 := url.QueryUnescape(rawKey)
+		value, err2 := url.QueryUnescape(rawValue)
+		if err1 != nil || err2 != nil {
+			return extdir.Errorf(extdir.EBadRequest, "The query string '%s' is not valid: it is not properly percent-encoded.", part)
+		}
+		name := OptionName(key)
+		if name == "" {
+			continue
+		}
+		if seen[name] {
+			return extdir.Errorf(extdir.EBadRequest, "Query option '$%s' was specified more than once, but it must be specified at most once.", name)
+		}
+		seen[name] = true
+		if err := fn(name, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ParseOptions parses the raw query string of a request. Errors are
 // *extdir.Error: EBadRequest for a malformed or repeated option or an
 // unknown property in $select, EInvalid for options the directory refuses
@@ -67,26 +98,8 @@ func ParseOptions(rawQuery string, k extdir.Kind) (*Options, error) {
 	if rawQuery == "" {
 		return o, nil
 	}
-	seen := make(map[string]bool, 4)
 	var filter, orderBy, search string
-	for part := range strings.SplitSeq(rawQuery, "&") {
-		if part == "" {
-			continue
-		}
-		rawKey, rawValue, _ := strings.Cut(part, "=")
-		key, err1 := url.QueryUnescape(rawKey)
-		value, err2 := url.QueryUnescape(rawValue)
-		if err1 != nil || err2 != nil {
-			return nil, extdir.Errorf(extdir.EBadRequest, "The query string '%s' is not valid: it is not properly percent-encoded.", part)
-		}
-		name := OptionName(key)
-		if name == "" {
-			continue // a custom query option: OData lets services ignore them
-		}
-		if seen[name] {
-			return nil, extdir.Errorf(extdir.EBadRequest, "Query option '$%s' was specified more than once, but it must be specified at most once.", name)
-		}
-		seen[name] = true
+	err := EachOption(rawQuery, func(name, value string) error {
 		switch name {
 		case "filter":
 			filter = value
@@ -95,12 +108,13 @@ func ParseOptions(rawQuery string, k extdir.Kind) (*Options, error) {
 		case "search":
 			search = value
 		default:
-			if err := o.set(name, value, k); err != nil {
-				return nil, err
-			}
+			return o.set(name, value, k)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	var err error
 	if strings.TrimSpace(filter) != "" {
 		if o.Filter, err = Filter(filter, k); err != nil {
 			return nil, err
