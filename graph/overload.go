@@ -21,9 +21,9 @@ import (
 // more slowly as they pile up, until every answer comes too late for its
 // client, which has given up and asked again: the work is done and wasted.
 // So the server serves a bounded number of requests at once (Limiter); one
-// beyond the bound waits a little for a place, then is turned away with
-// Graph's 503 and a Retry-After, which costs next to nothing and tells
-// Graph's SDKs to come back. And every admitted request has a deadline
+// beyond the bound waits a little for a place, in a queue as long as the
+// bound, then is turned away with Graph's 503 and a Retry-After, which
+// costs next to nothing and tells Graph's SDKs to come back. And every admitted request has a deadline
 // (Server.RequestTimeout) that reaches the store, so that a slow query is
 // cancelled rather than left running for a client that is gone.
 
@@ -68,7 +68,7 @@ type Limiter struct {
 	max  int
 	wait time.Duration
 
-	// mu guards inflight and queue. A place that a request frees goes
+	// mu guards inflight, held and queue. A place that a request frees goes
 	// straight to the longest waiter, under mu, so that the counts are
 	// exact at every moment: with a channel of places, the waiter that got
 	// one still counted as waiting until its goroutine ran, and a request

@@ -149,6 +149,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if loaded.file != nil {
+		log.Info("configuration file", "path", loaded.file.path, "settings", len(loaded.file.values), "registrations", cfg.fileAuth != nil)
+	}
 
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
