@@ -469,8 +469,20 @@ func (s *Store) Analyze(ctx context.Context) error {
 		return err
 	}
 	defer s.gate.Leave()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: analyze: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, "ANALYZE"); err != nil {
+		return fmt.Errorf("sqlite: analyze: %w", err)
+	}
+	// Counted once the write connection is this call's, just before the
+	// commit, so that the sync awaited is one that covers it (a count
+	// taken before waiting for the connection could be covered by a sync
+	// of an earlier batch).
 	seq := s.durable.begin()
-	if _, err := s.writer.ExecContext(ctx, "ANALYZE"); err != nil {
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: analyze: %w", err)
 	}
 	return s.durable.await(seq)
