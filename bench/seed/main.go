@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/extdir/extdir/internal/seed"
@@ -33,6 +34,10 @@ func main() {
 
 func run(path string, shape seed.Shape) error {
 	ctx := context.Background()
+	// The data dir of a server to come: made here, as extdir serve would.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
 	st, err := sqlite.Open(ctx, path, sqlite.Options{})
 	if err != nil {
 		return err
