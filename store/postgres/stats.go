@@ -6,6 +6,7 @@ import (
 
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/sqlstore"
 )
 
 var _ store.Stats = (*Store)(nil)
@@ -17,10 +18,7 @@ func (s *Store) Backend() string { return "postgres" }
 // directory counts the same shared table, so the figures of two nodes are
 // the same, not parts of a sum.
 func (s *Store) ProfileCounts(ctx context.Context, byTenant bool) ([]store.ProfileCount, error) {
-	query := "SELECT '', kind, deleted_at IS NOT NULL, count(*) FROM profiles GROUP BY 2, 3"
-	if byTenant {
-		query = "SELECT tenant, kind, deleted_at IS NOT NULL, count(*) FROM profiles GROUP BY 1, 2, 3"
-	}
+	query := sqlstore.ProfileCountsSQL(byTenant)
 	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/sqlstore"
 )
 
 var _ store.Stats = (*Store)(nil)
@@ -16,10 +17,7 @@ func (s *Store) Backend() string { return "sqlite" }
 // ProfileCounts implements store.Stats. Both groupings walk the index on
 // (tenant, kind, deleted_at), never the table.
 func (s *Store) ProfileCounts(ctx context.Context, byTenant bool) ([]store.ProfileCount, error) {
-	query := "SELECT '', kind, deleted_at IS NOT NULL, count(*) FROM profiles GROUP BY 2, 3"
-	if byTenant {
-		query = "SELECT tenant, kind, deleted_at IS NOT NULL, count(*) FROM profiles GROUP BY 1, 2, 3"
-	}
+	query := sqlstore.ProfileCountsSQL(byTenant)
 	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}

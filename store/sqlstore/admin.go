@@ -80,3 +80,13 @@ func Export(ctx context.Context, batch int, readBatch func(after int64, limit in
 		after = profiles[len(profiles)-1].Seq
 	}
 }
+
+// ProfileCountsSQL counts the profiles by kind and deletion, and by tenant
+// too when byTenant (store.Stats.ProfileCounts), as rows of tenant (” when
+// not by tenant), kind, deleted, count.
+func ProfileCountsSQL(byTenant bool) string {
+	if byTenant {
+		return "SELECT tenant, kind, deleted_at IS NOT NULL, count(*) FROM profiles GROUP BY 1, 2, 3"
+	}
+	return "SELECT '', kind, deleted_at IS NOT NULL, count(*) FROM profiles GROUP BY 2, 3"
+}
