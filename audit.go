@@ -127,30 +127,64 @@ func modified(before, after *Profile) []ModifiedProperty {
 	if before != nil && before.Kind != after.Kind {
 		out = append(out, ModifiedProperty{Name: "@odata.type", Old: jsonText(before.Kind.ODataType()), New: jsonText(after.Kind.ODataType())})
 	}
-	for _, prop := range Properties {
-		if prop.Name == "epoch" || prop.Name == "id" {
+	for _, l := range leafOrder {
+		nv := l.prop.Get(after)
+		if before == nil {
+			if !nv.Null {
+				out = append(out, ModifiedProperty{Name: l.path, New: valueText(l.prop, nv)})
+			}
 			continue
 		}
-		for _, leaf := range prop.Leaves() {
-			name := leaf.Name
-			if leaf != prop {
-				name = prop.Name + "/" + leaf.Name
-			}
-			nv := leaf.Get(after)
-			if before == nil {
-				if !nv.Null {
-					out = append(out, ModifiedProperty{Name: name, New: valueText(leaf, nv)})
-				}
+		if ov := l.prop.Get(before); !sameValue(l.prop, ov, nv) {
+			out = append(out, ModifiedProperty{Name: l.path, Old: valueText(l.prop, ov), New: valueText(l.prop, nv)})
+		}
+	}
+	return out
+}
+
+// modifiedBy lists what applying changes to p will modify, read before
+// they are applied: the properties whose value they change, in the
+// property table's order, as modified would list them, without a copy of
+// the profile (a PATCH is a hot path, and the store copies it already).
+func modifiedBy(p *Profile, changes Changes) []ModifiedProperty {
+	out := make([]ModifiedProperty, 0, len(changes))
+	for _, leaf := range leafOrder {
+		for _, ch := range changes {
+			if ch.Prop != leaf.prop {
 				continue
 			}
-			ov := leaf.Get(before)
-			if !sameValue(leaf, ov, nv) {
-				out = append(out, ModifiedProperty{Name: name, Old: valueText(leaf, ov), New: valueText(leaf, nv)})
+			if old := leaf.prop.Get(p); !sameValue(leaf.prop, old, ch.Value) {
+				out = append(out, ModifiedProperty{Name: leaf.path, Old: valueText(leaf.prop, old), New: valueText(leaf.prop, ch.Value)})
 			}
 		}
 	}
 	return out
 }
+
+// leafPath is a leaf property with the path its audit entry names.
+type leafPath struct {
+	prop *Property
+	path string
+}
+
+// leafOrder is every leaf property but the epoch (bookkeeping, not a
+// change a person made) and the id, in the table's order.
+var leafOrder = func() []leafPath {
+	var out []leafPath
+	for _, prop := range Properties {
+		if prop.Name == "epoch" || prop.Name == "id" {
+			continue
+		}
+		for _, leaf := range prop.Leaves() {
+			path := leaf.Name
+			if leaf != prop {
+				path = prop.Name + "/" + leaf.Name
+			}
+			out = append(out, leafPath{leaf, path})
+		}
+	}
+	return out
+}()
 
 func sameValue(p *Property, a, b Value) bool {
 	if a.Null || b.Null {

@@ -151,11 +151,13 @@ func (d *Directory) Patch(ctx context.Context, a Actor, k Kind, id string, chang
 		if err := live(p, k, id, m); err != nil {
 			return nil, err
 		}
-		before := p.Clone()
+		mods := modifiedBy(p, changes)
 		if !p.Patch(changes) {
 			return nil, nil
 		}
-		return d.record(a, ActivityUpdate, before, p, now), nil
+		rec := newRecord(a, ActivityUpdate, p, now)
+		rec.Target.Modified = mods
+		return rec, nil
 	})
 }
 
