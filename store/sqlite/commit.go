@@ -88,6 +88,7 @@ func (s *Store) commitLoop() {
 		if !ok {
 			return
 		}
+		s.checkpoints.catchUp(s.writer)
 		b := s.beginBatch(op)
 		if b == nil {
 			continue

@@ -55,6 +55,10 @@ type durability struct {
 	cond   *sync.Cond
 	err    error       // sticky: the first fsync failure
 	failed atomic.Bool // err != nil, for the fast paths
+
+	// checkpoint gets a token after every fsync that made commits durable:
+	// the checkpointer's cue (checkpoint.go).
+	checkpoint chan struct{}
 }
 
 // pendingBatch is a committed batch waiting for its fsync.
@@ -70,6 +74,8 @@ func newDurability(dbPath string) *durability {
 		ready: make(chan struct{}, 1),
 		kick:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
+
+		checkpoint: make(chan struct{}, 1),
 	}
 	if dbPath != Memory {
 		d.db, d.wal = dbPath, dbPath+"-wal"
@@ -165,9 +171,12 @@ func (d *durability) syncLoop() {
 func (d *durability) syncAndAnswer(batches []pendingBatch) {
 	target := d.committing.Load()
 	err := d.failure()
+	synced := false
 	if err == nil && target > d.synced.Load() {
 		if serr := d.fsync(); serr != nil {
 			err = fmt.Errorf("sqlite: write not durable: %w", serr)
+		} else {
+			synced = true
 		}
 	}
 	d.mu.Lock()
@@ -180,6 +189,12 @@ func (d *durability) syncAndAnswer(batches []pendingBatch) {
 	}
 	d.cond.Broadcast()
 	d.mu.Unlock()
+	if synced {
+		select {
+		case d.checkpoint <- struct{}{}:
+		default: // one is already due
+		}
+	}
 	for _, b := range batches {
 		for i, op := range b.ops {
 			if b.results[i] == nil {

@@ -87,6 +87,9 @@ type Store struct {
 	// durable syncs the WAL behind the committer and holds back answers
 	// and reads until what they rest on is durable (durable.go).
 	durable *durability
+	// checkpoints folds the WAL back into the database beside the writer
+	// (checkpoint.go); nil in memory.
+	checkpoints *checkpointer
 
 	// gate admits calls until Close, which waits for those in flight.
 	gate sqlstore.Gate
@@ -189,6 +192,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		return nil, err
 	}
+	if path != Memory {
+		db, err := sql.Open("sqlite", writerDSN)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open checkpointer: %w", err)
+		}
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		s.checkpoints = newCheckpointer(db, s.durable.checkpoint)
+	}
 	s.ops = make(chan *writeOp, maxBatch)
 	s.committerDone = make(chan struct{})
 	go s.commitLoop()
@@ -226,6 +240,8 @@ func dataSourceNames(path string, opts Options) (writer, reader string, err erro
 	w.Set("_txlock", "immediate")
 	if path != Memory {
 		w.Add("_pragma", "journal_mode(wal)")
+		// The checkpointer's connection does it instead (checkpoint.go).
+		w.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	r := cloneValues(common)
 	r.Set("_query_only", "1")
@@ -292,6 +308,9 @@ func (s *Store) Close() error {
 	close(s.ops)
 	<-s.committerDone
 	<-s.durable.done
+	if s.checkpoints != nil {
+		s.checkpoints.close()
+	}
 
 	var errs []error
 	if s.path != Memory {
@@ -326,6 +345,11 @@ func (s *Store) release() error {
 			if err := st.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("sqlite: close statement: %w", err))
 			}
+		}
+	}
+	if s.checkpoints != nil {
+		if err := s.checkpoints.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: close checkpointer: %w", err))
 		}
 	}
 	if s.writer != nil {
