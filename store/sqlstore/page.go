@@ -209,6 +209,15 @@ func (b *queryBuilder) after(c *store.Cursor) error {
 		return nil
 	}
 
+	if len(b.terms) == 1 {
+		// Insertion order: the cursor's seq alone.
+		cond := "seq > " + arg(0)
+		if b.terms[0].desc {
+			cond = "seq < " + arg(0)
+		}
+		b.sql.WriteString(" AND " + b.d.Likely(cond))
+		return nil
+	}
 	b.sql.WriteString(" AND ")
 	if first := b.terms[0]; len(b.terms) > 1 && !first.nullable && !value(0).Null {
 		b.sql.WriteString(first.expr)
