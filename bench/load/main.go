@@ -6,14 +6,17 @@
 // reused by later runs), mints tokens with the built-in issuer, starts each
 // server on a loopback port, and drives it with wrk for a fixed time and
 // connection count per workload: GET by id, the first page of a list, a
-// filtered list, create, patch and a realistic mix. The servers:
+// filtered list, a $search and the collection's /$count (both with
+// ConsistencyLevel: eventual), create, patch and a realistic mix. The
+// servers:
 //
 //   - extdir, built from this module (or -extdir), once per -profiles size,
 //     on SQLite and, with -postgres, on PostgreSQL too;
 //   - bench/bare, answering every request with the bytes extdir sent for
 //     one entity, without and with RS256 verification (golang-jwt): the
 //     limit of this machine and of Go's HTTP server;
-//   - entra-emulator, the peer, when -peer names a build of it;
+//   - entra-emulator, the peer, when -peer names a build of it (it has
+//     neither $search nor /$count: it is measured on the other workloads);
 //   - another build of extdir, when -compare names one (before/after).
 //
 // For each it prints req/s, p50/p99 latency, errors and the server's peak

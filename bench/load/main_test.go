@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,38 @@ func TestRatiosWithinRuns(t *testing.T) {
 	}
 	if rs[0].Median != 0.6 || len(rs[0].PerRun) != 3 {
 		t.Errorf("ratio %+v, want the median 0.6 of three runs", rs[0])
+	}
+}
+
+func TestSearchAndCountScripts(t *testing.T) {
+	a := extdirAPI("READ", "WRITE", "b1c68a6f-0000-4000-8000-", 1000, 100)
+	s, err := a.script(workSearch, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The quotes and the colon escaped, the header of advanced queries sent.
+	for _, part := range []string{`"/beta/directory/pendingExternalUserProfiles?$search=%22companyName%3A042%22&$top=100"`, `ConsistencyLevel = "eventual"`, "request = search\n"} {
+		if !strings.Contains(s, part) {
+			t.Errorf("search script lacks %q:\n%s", part, s)
+		}
+	}
+	if len(a.searches) != 100 {
+		t.Errorf("%d searches, want one per company", len(a.searches))
+	}
+	s, err = a.script(workCount, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, `countRequest = wrk.format("GET", "/beta/directory/pendingExternalUserProfiles/$count", eventualHeaders)`) {
+		t.Errorf("count script:\n%s", s)
+	}
+	peer := peerAPI("TOKEN", []string{"a", "b"})
+	for _, w := range []string{workSearch, workCount} {
+		if _, err := peer.script(w, 1); err == nil {
+			t.Errorf("the peer got a %s script", w)
+		}
+	}
+	if pt := peerTarget("peer", t.TempDir(), 500, allWorkloads); slices.Contains(pt.workloads, workSearch) || slices.Contains(pt.workloads, workCount) {
+		t.Errorf("the peer is measured on %v", pt.workloads)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,8 +239,13 @@ const (
 )
 
 // peerTarget is entra-emulator: started fresh for every run on plain HTTP
-// (as extdir is measured), its users seeded through its own Graph API.
+// (as extdir is measured), its users seeded through its own Graph API. It
+// has neither $search nor a /$count segment (its source at 4e61f24: odata.go
+// parses $select, $filter, $top and $count=true only, and GET users/{id}
+// would take "$count" for an id), so search and count are not measured on
+// it.
 func peerTarget(bin, workDir string, users int, workloads []string) target {
+	workloads = slices.DeleteFunc(slices.Clone(workloads), eventual)
 	return target{name: "entra-emulator", workloads: workloads, start: func(ctx context.Context, run int) (*server, api, error) {
 		port, err := freePort()
 		if err != nil {
