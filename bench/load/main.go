@@ -21,7 +21,9 @@
 //
 // For each it prints req/s, p50/p99 latency, errors and the server's peak
 // RSS (VmHWM), then the medians of -runs runs and the ratios between
-// servers taken within each run; -json writes all of it. It needs wrk
+// servers taken within each run; -json writes all of it, each figure with
+// the store ("sqlite", "postgres", "bare", "peer") and the size of the
+// directory it was taken on. It needs wrk
 // (apt-get install -y wrk). Load goes to 127.0.0.1 only, and every wrk run
 // stops by itself after -duration.
 //
@@ -135,9 +137,16 @@ func parseConfig(args []string) (*config, error) {
 
 // result is one workload on one server in one run.
 type result struct {
-	Run         int     `json:"run"`
-	Target      string  `json:"target"`
-	Workload    string  `json:"workload"`
+	Run      int    `json:"run"`
+	Target   string `json:"target"`
+	Workload string `json:"workload"`
+	// Store, Profiles and Build say what Target is, so that nothing needs
+	// to read its name: "sqlite", "postgres", "bare" or "peer"; the size of
+	// the directory (the tenant under test's profiles, the peer's users, 0
+	// for bare); "compare" for the -compare build of extdir.
+	Store       string  `json:"store"`
+	Profiles    int     `json:"profiles"`
+	Build       string  `json:"build,omitempty"`
 	Connections int     `json:"connections"`
 	Seconds     float64 `json:"seconds"`
 	Requests    int64   `json:"requests"`
@@ -239,11 +248,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 				name += " n=" + strconv.Itoa(size)
 			}
 			names[size] = name
-			targets = append(targets, setup.target(name, cfg.workloads))
+			targets = append(targets, setup.target(name, "", cfg.workloads))
 			if cfg.compareBin != "" {
 				before := *setup
 				before.bin = cfg.compareBin
-				targets = append(targets, before.target(name+"@compare", cfg.workloads))
+				targets = append(targets, before.target(name+"@compare", "compare", cfg.workloads))
 			}
 			// The largest SQLite directory is the one the bare server
 			// imitates.
@@ -336,6 +345,7 @@ func runOnce(ctx context.Context, cfg *config, runNo int, targets []target, stdo
 				return nil, fmt.Errorf("%s, %s: %w", r.name, w, err)
 			}
 			res.Run, res.Target, res.StartupMs = runNo, r.name, float64(r.srv.startup.Microseconds())/1000
+			res.Store, res.Profiles, res.Build = r.store, r.srv.profiles, r.build
 			results = append(results, res)
 			fmt.Fprintf(stdout, "run %d/%d  %s\n", runNo, cfg.runs, res.line())
 		}
@@ -415,6 +425,9 @@ func perRequestUs(d time.Duration, requests int64) float64 {
 type summary struct {
 	Target       string  `json:"target"`
 	Workload     string  `json:"workload"`
+	Store        string  `json:"store"`
+	Profiles     int     `json:"profiles"`
+	Build        string  `json:"build,omitempty"`
 	Connections  int     `json:"connections"`
 	Runs         int     `json:"runs"`
 	RPS          float64 `json:"rps_median"`
@@ -464,7 +477,8 @@ func summarize(results []result) []summary {
 		}
 		rps := pick(func(r result) float64 { return r.RPS })
 		s := summary{
-			Target: k.target, Workload: k.workload, Connections: rs[0].Connections, Runs: len(rs),
+			Target: k.target, Workload: k.workload, Store: rs[0].Store, Profiles: rs[0].Profiles, Build: rs[0].Build,
+			Connections: rs[0].Connections, Runs: len(rs),
 			RPS: median(rps), RPSMin: slices.Min(rps), RPSMax: slices.Max(rps),
 			P50Ms:        median(pick(func(r result) float64 { return r.P50Ms })),
 			P99Ms:        median(pick(func(r result) float64 { return r.P99Ms })),
