@@ -27,6 +27,15 @@
 // (apt-get install -y wrk). Load goes to 127.0.0.1 only, and every wrk run
 // stops by itself after -duration.
 //
+// With -pprof DIR, every extdir server is started with --pprof on a
+// loopback port, and through each measured window the harness fetches a
+// CPU profile and an allocation delta (/debug/pprof/allocs?seconds=N: what
+// the window allocated, as of Go's last collection at either end) lasting
+// the window less a second, to DIR/<target>-<workload>-run<N>.cpu.pprof
+// and .allocs.pprof (go tool pprof -top FILE; -sample_index=alloc_space
+// for the allocations). Those results say "pprof": true in the JSON: the
+// profiler's cost is in their figures.
+//
 //	go run ./bench/load                                  # 10,000 profiles, every workload, 3 runs
 //	go run ./bench/load -profiles 1000,1000000 -peer /path/to/entra-emulator -json out.json
 package main
@@ -69,6 +78,7 @@ type config struct {
 	peerBin          string
 	peerUsers        int
 	jsonOut          string
+	pprofDir         string
 }
 
 func main() {
@@ -103,6 +113,7 @@ func parseConfig(args []string) (*config, error) {
 	fs.StringVar(&cfg.peerBin, "peer", "", "entra-emulator binary to measure beside extdir (see docs/operations.md, Load harness)")
 	fs.IntVar(&cfg.peerUsers, "peer-users", 500, "users seeded in the peer (at most 999)")
 	fs.StringVar(&cfg.jsonOut, "json", "", "also write every figure to this JSON file")
+	fs.StringVar(&cfg.pprofDir, "pprof", "", "start extdir with --pprof and save a CPU profile and an allocation delta of each measured window here, as <target>-<workload>-run<N>.cpu.pprof and .allocs.pprof")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -144,9 +155,12 @@ type result struct {
 	// to read its name: "sqlite", "postgres", "bare" or "peer"; the size of
 	// the directory (the tenant under test's profiles, the peer's users, 0
 	// for bare); "compare" for the -compare build of extdir.
-	Store       string  `json:"store"`
-	Profiles    int     `json:"profiles"`
-	Build       string  `json:"build,omitempty"`
+	Store    string `json:"store"`
+	Profiles int    `json:"profiles"`
+	Build    string `json:"build,omitempty"`
+	// Profiled is set when Go's profiler ran through the window (-pprof):
+	// its cost is in the figures.
+	Profiled    bool    `json:"pprof,omitempty"`
 	Connections int     `json:"connections"`
 	Seconds     float64 `json:"seconds"`
 	Requests    int64   `json:"requests"`
@@ -186,6 +200,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg, err := parseConfig(args)
 	if err != nil {
 		return err
+	}
+	if cfg.pprofDir != "" {
+		if err := os.MkdirAll(cfg.pprofDir, 0o755); err != nil {
+			return err
+		}
 	}
 	wrkVersion, err := checkWrk()
 	if err != nil {
@@ -248,11 +267,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 				name += " n=" + strconv.Itoa(size)
 			}
 			names[size] = name
-			targets = append(targets, setup.target(name, "", cfg.workloads))
+			profile := cfg.pprofDir != ""
+			targets = append(targets, setup.target(name, "", cfg.workloads, profile))
 			if cfg.compareBin != "" {
 				before := *setup
 				before.bin = cfg.compareBin
-				targets = append(targets, before.target(name+"@compare", "compare", cfg.workloads))
+				targets = append(targets, before.target(name+"@compare", "compare", cfg.workloads, profile))
 			}
 			// The largest SQLite directory is the one the bare server
 			// imitates.
@@ -340,7 +360,7 @@ func runOnce(ctx context.Context, cfg *config, runNo int, targets []target, stdo
 			if err := saveNonce(cfg.dataDir, *nonce); err != nil {
 				return nil, err
 			}
-			res, err := measure(ctx, cfg, work, r.srv, r.api, w, *nonce)
+			res, err := measure(ctx, cfg, work, r.srv, r.api, w, *nonce, runNo)
 			if err != nil {
 				return nil, fmt.Errorf("%s, %s: %w", r.name, w, err)
 			}
@@ -354,8 +374,9 @@ func runOnce(ctx context.Context, cfg *config, runNo int, targets []target, stdo
 }
 
 // measure runs one workload: a warm-up, then the measured run with the
-// peak RSS window reset before it.
-func measure(ctx context.Context, cfg *config, work string, srv *server, a api, workload string, nonce int) (result, error) {
+// peak RSS window reset before it and, with -pprof, the server's profiles
+// taken through it.
+func measure(ctx context.Context, cfg *config, work string, srv *server, a api, workload string, nonce, runNo int) (result, error) {
 	script, err := a.script(workload, (2*nonce+1)%100_000)
 	if err != nil {
 		return result{}, err
@@ -380,7 +401,17 @@ func measure(ctx context.Context, cfg *config, work string, srv *server, a api, 
 	if err != nil {
 		return result{}, err
 	}
+	var prof *profiles
+	if cfg.pprofDir != "" && srv.pprof != "" {
+		prof = startProfiles(ctx, srv.pprof, cfg.duration,
+			filepath.Join(cfg.pprofDir, fmt.Sprintf("%s-%s-run%d", slug(srv.name), workload, runNo)))
+	}
 	s, err := runWrk(ctx, work, srv.base, script, cfg.threads, conns, cfg.duration)
+	if prof != nil {
+		if perr := prof.wait(err != nil); err == nil && perr != nil {
+			return result{}, perr
+		}
+	}
 	if err != nil {
 		return result{}, err
 	}
@@ -398,6 +429,7 @@ func measure(ctx context.Context, cfg *config, work string, srv *server, a api, 
 	secs := float64(s.DurationUS) / 1e6
 	return result{
 		Workload:    workload,
+		Profiled:    prof != nil,
 		Connections: conns,
 		Seconds:     secs,
 		Requests:    s.Requests,

@@ -158,3 +158,16 @@ func TestSearchAndCountScripts(t *testing.T) {
 		t.Errorf("the peer is measured on %v", pt.workloads)
 	}
 }
+
+func TestSlugAndProfileSeconds(t *testing.T) {
+	for in, want := range map[string]string{"extdir": "extdir", "extdir pg n=1000@compare": "extdir-pg-n-1000-compare", "bare+rs256": "bare-rs256"} {
+		if got := slug(in); got != want {
+			t.Errorf("slug(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]int{time.Second: 1, 2 * time.Second: 1, 10 * time.Second: 9} {
+		if got := profileSeconds(d); got != want {
+			t.Errorf("profileSeconds(%v) = %d, want %d", d, got, want)
+		}
+	}
+}

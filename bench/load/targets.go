@@ -150,8 +150,9 @@ func (s *extdirSetup) api() api {
 	return extdirAPI(s.read, s.write, first[:len(first)-12], s.profiles, seed.Companies)
 }
 
-// target is the extdir server of this directory.
-func (s *extdirSetup) target(name, build string, workloads []string) target {
+// target is the extdir server of this directory. With profile, the server
+// also serves Go's profiler (--pprof) on a loopback port of its own.
+func (s *extdirSetup) target(name, build string, workloads []string, profile bool) target {
 	st := "sqlite"
 	if s.database != "" {
 		st = "postgres"
@@ -165,10 +166,20 @@ func (s *extdirSetup) target(name, build string, workloads []string) target {
 		if s.database != "" {
 			args = append(args, "--database", s.database)
 		}
+		pprofBase := ""
+		if profile {
+			pp, err := freePort()
+			if err != nil {
+				return nil, api{}, err
+			}
+			addr := "127.0.0.1:" + strconv.Itoa(pp)
+			args = append(args, "--pprof", addr)
+			pprofBase = "http://" + addr
+		}
 		args = append(args, s.args...)
 		srv, err := start(ctx, name, s.bin, args, os.Environ(), s.dataDir, port, statusIs("/readyz", 200))
 		if srv != nil {
-			srv.profiles = s.profiles
+			srv.pprof, srv.profiles = pprofBase, s.profiles
 		}
 		return srv, s.api(), err
 	}}
