@@ -21,11 +21,15 @@
 //
 // For each it prints req/s, p50/p99 latency, errors and the server's peak
 // RSS (VmHWM), then the medians of -runs runs and the ratios between
-// servers taken within each run; -json writes all of it, each figure with
-// the store ("sqlite", "postgres", "bare", "peer") and the size of the
-// directory it was taken on. It needs wrk
-// (apt-get install -y wrk). Load goes to 127.0.0.1 only, and every wrk run
-// stops by itself after -duration.
+// servers taken within each run, with their targets and whether the median
+// meets them; -json writes all of it, each figure with the store
+// ("sqlite", "postgres", "bare", "peer") and the size of the directory it
+// was taken on. The flatness ratios divide the smallest directory's rate by
+// the largest's; the filtered list's and the search's also from the
+// smallest directory whose page of 1 % is a full 100 rows (10,000
+// profiles), which is the one with the target. It needs wrk (apt-get
+// install -y wrk). Load goes to 127.0.0.1 only, and every wrk run stops by
+// itself after -duration.
 //
 // With -pprof DIR, every extdir server is started with --pprof on a
 // loopback port, and through each measured window the harness fetches a
@@ -46,6 +50,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -527,6 +532,10 @@ func summarize(results []result) []summary {
 	return out
 }
 
+// flatTarget is the target of the flatness ratios: the rate of a list, a
+// search or a count within 20 % of itself however large the directory.
+const flatTarget = "1 ± 0.2"
+
 // ratio compares two servers (or two directories) on one workload: the
 // ratio of their req/s within each run, and the median of those.
 type ratio struct {
@@ -534,6 +543,27 @@ type ratio struct {
 	PerRun []float64 `json:"per_run"`
 	Median float64   `json:"median"`
 	Target string    `json:"target,omitempty"`
+	// Met says whether the median meets Target; absent without one.
+	Met *bool `json:"met,omitempty"`
+}
+
+// meets judges a median against a target as ratios spell them: "≥ x" or
+// "c ± d". ok is false for a target it cannot read (or none).
+func meets(median float64, target string) (met, ok bool) {
+	if v, found := strings.CutPrefix(target, "≥ "); found {
+		x, err := strconv.ParseFloat(v, 64)
+		return err == nil && median >= x, err == nil
+	}
+	if c, d, found := strings.Cut(target, " ± "); found {
+		cv, err1 := strconv.ParseFloat(c, 64)
+		dv, err2 := strconv.ParseFloat(d, 64)
+		if err1 != nil || err2 != nil {
+			return false, false
+		}
+		// A hair of slack for the floating point of 1.2 - 1.
+		return math.Abs(median-cv) <= dv+1e-9, true
+	}
+	return false, false
 }
 
 func ratios(results []result, cfg *config, storeNames []map[int]string) []ratio {
@@ -556,6 +586,9 @@ func ratios(results []result, cfg *config, storeNames []map[int]string) []ratio 
 		}
 		if len(rt.PerRun) > 0 {
 			rt.Median = median(rt.PerRun)
+			if met, ok := meets(rt.Median, rt.Target); ok {
+				rt.Met = &met
+			}
 			out = append(out, rt)
 		}
 	}
@@ -574,15 +607,39 @@ func ratios(results []result, cfg *config, storeNames []map[int]string) []ratio 
 		for _, w := range cfg.workloads {
 			add(primary+" "+w+" / entra-emulator "+w, peerTargets[w], primary, w, "entra-emulator", w)
 		}
+		// Flatness: the rate of the smallest directory over the largest's,
+		// which a request whose cost does not grow with the directory keeps
+		// near 1. The filtered list and the search return 1 % of the
+		// directory, which is not a page's worth of 100 below 10,000
+		// profiles: their target is on the ratio from the smallest
+		// directory whose page is full.
 		if smallest != largest {
-			// Not the filtered list: its page holds 1 % of the directory,
-			// which is not a page's worth in a small one.
-			for _, w := range []string{workGet, workList} {
-				target := ""
-				if w == workList {
-					target = "1 ± 0.2"
+			for _, w := range []string{workGet, workList, workFilter, workSearch, workCount} {
+				if !slices.Contains(cfg.workloads, w) {
+					continue
 				}
-				add(fmt.Sprintf("%s %s / %s %s", names[smallest], w, primary, w), target, names[smallest], w, primary, w)
+				target := flatTarget
+				if w == workGet {
+					target = ""
+				}
+				from := smallest
+				onePercent := w == workFilter || w == workSearch
+				if onePercent {
+					full := slices.DeleteFunc(slices.Clone(cfg.sizes), func(n int) bool { return n/100 < 100 })
+					if from < 100*100 {
+						add(fmt.Sprintf("%s %s / %s %s (flatness; pages of %d rows against %d, no target)", names[from], w, primary, w, from/100, min(largest/100, 100)), "", names[from], w, primary, w)
+						if len(full) == 0 {
+							continue
+						}
+						from = slices.Min(full)
+					}
+					if from == largest {
+						continue
+					}
+					add(fmt.Sprintf("%s %s / %s %s (flatness, full pages of 100)", names[from], w, primary, w), target, names[from], w, primary, w)
+					continue
+				}
+				add(fmt.Sprintf("%s %s / %s %s (flatness)", names[from], w, primary, w), target, names[from], w, primary, w)
 			}
 		}
 		for _, size := range cfg.sizes {
@@ -604,14 +661,21 @@ func printReport(w io.Writer, rep *report) {
 			s.Target, s.Workload, s.Connections, thousands(s.RPS), thousands(s.RPSMin), thousands(s.RPSMax), s.P50Ms, s.P99Ms, s.Errors, s.PeakRSSMB, s.StartupMsMed, s.ServerCPUUs, s.LoadCPUUs)
 	}
 	if len(rep.Ratios) > 0 {
-		fmt.Fprintln(w, "\n| ratio of req/s, within each run | per run | median | target |")
-		fmt.Fprintln(w, "|---|---|---|---|")
+		fmt.Fprintln(w, "\n| ratio of req/s, within each run | per run | median | target | met |")
+		fmt.Fprintln(w, "|---|---|---|---|---|")
 		for _, r := range rep.Ratios {
 			per := make([]string, len(r.PerRun))
 			for i, v := range r.PerRun {
 				per[i] = strconv.FormatFloat(v, 'f', 2, 64)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.2f | %s |\n", r.Name, strings.Join(per, ", "), r.Median, r.Target)
+			met := ""
+			if ok, known := meets(r.Median, r.Target); known {
+				met = "✘"
+				if ok {
+					met = "✔"
+				}
+			}
+			fmt.Fprintf(w, "| %s | %s | %.2f | %s | %s |\n", r.Name, strings.Join(per, ", "), r.Median, r.Target, met)
 		}
 	}
 }
