@@ -40,12 +40,21 @@
 // for the allocations). Those results say "pprof": true in the JSON: the
 // profiler's cost is in their figures.
 //
+// With -charts DIR it draws DIR/<workload>.svg for each workload: req/s and
+// server CPU µs per request against the directory's size (log scale), a
+// line per extdir series (SQLite, PostgreSQL, a -compare build) with the
+// min–max of the runs, and the servers whose size does not vary (bare, the
+// peer) as horizontal lines. -from-json FILE redraws them from a -json
+// file, measuring nothing.
+//
 //	go run ./bench/load                                  # 10,000 profiles, every workload, 3 runs
-//	go run ./bench/load -profiles 1000,1000000 -peer /path/to/entra-emulator -json out.json
+//	go run ./bench/load -profiles 1000,1000000 -peer /path/to/entra-emulator -json out.json -charts charts
+//	go run ./bench/load -charts charts -from-json out.json  # the charts again, no servers, no wrk
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -84,6 +93,8 @@ type config struct {
 	peerUsers        int
 	jsonOut          string
 	pprofDir         string
+	chartsDir        string
+	fromJSON         string
 }
 
 func main() {
@@ -119,6 +130,8 @@ func parseConfig(args []string) (*config, error) {
 	fs.IntVar(&cfg.peerUsers, "peer-users", 500, "users seeded in the peer (at most 999)")
 	fs.StringVar(&cfg.jsonOut, "json", "", "also write every figure to this JSON file")
 	fs.StringVar(&cfg.pprofDir, "pprof", "", "start extdir with --pprof and save a CPU profile and an allocation delta of each measured window here, as <target>-<workload>-run<N>.cpu.pprof and .allocs.pprof")
+	fs.StringVar(&cfg.chartsDir, "charts", "", "draw one SVG chart per workload here, <workload>.svg: req/s and server CPU µs/req against the directory's size")
+	fs.StringVar(&cfg.fromJSON, "from-json", "", "measure nothing: read this -json file and draw its -charts")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -147,6 +160,8 @@ func parseConfig(args []string) (*config, error) {
 		return nil, errors.New("-c, -write-c, -threads and -runs must be positive")
 	case cfg.peerUsers < 1 || cfg.peerUsers > 999:
 		return nil, errors.New("-peer-users must be within 1..999")
+	case cfg.fromJSON != "" && cfg.chartsDir == "":
+		return nil, errors.New("-from-json draws charts: give -charts DIR too")
 	}
 	return cfg, nil
 }
@@ -206,9 +221,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.pprofDir != "" {
-		if err := os.MkdirAll(cfg.pprofDir, 0o755); err != nil {
-			return err
+	if cfg.fromJSON != "" {
+		return redraw(cfg, stdout)
+	}
+	for _, dir := range []string{cfg.pprofDir, cfg.chartsDir} {
+		if dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
 		}
 	}
 	wrkVersion, err := checkWrk()
@@ -323,7 +343,36 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	rep.Ratios = ratios(rep.Results, cfg, storeNames)
 	printReport(stdout, &rep)
 	if cfg.jsonOut != "" {
-		return writeJSONFile(cfg.jsonOut, rep)
+		if err := writeJSONFile(cfg.jsonOut, rep); err != nil {
+			return err
+		}
+	}
+	if cfg.chartsDir != "" {
+		return drawAndList(cfg.chartsDir, &rep, stdout)
+	}
+	return nil
+}
+
+// redraw is -from-json: the charts of a report written earlier.
+func redraw(cfg *config, stdout io.Writer) error {
+	b, err := os.ReadFile(cfg.fromJSON)
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", cfg.fromJSON, err)
+	}
+	return drawAndList(cfg.chartsDir, &rep, stdout)
+}
+
+func drawAndList(dir string, rep *report, stdout io.Writer) error {
+	files, err := drawCharts(dir, rep)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Fprintf(stdout, "# chart %s\n", f)
 	}
 	return nil
 }
@@ -476,6 +525,8 @@ type summary struct {
 	PeakRSSMB    float64 `json:"peak_rss_mb_max"`
 	StartupMsMed float64 `json:"startup_ms_median"`
 	ServerCPUUs  float64 `json:"server_cpu_us_per_req_median"`
+	ServerCPUMin float64 `json:"server_cpu_us_per_req_min"`
+	ServerCPUMax float64 `json:"server_cpu_us_per_req_max"`
 	LoadCPUUs    float64 `json:"wrk_cpu_us_per_req_median"`
 }
 
@@ -513,6 +564,7 @@ func summarize(results []result) []summary {
 			return v
 		}
 		rps := pick(func(r result) float64 { return r.RPS })
+		cpu := pick(func(r result) float64 { return r.ServerCPUUs })
 		s := summary{
 			Target: k.target, Workload: k.workload, Store: rs[0].Store, Profiles: rs[0].Profiles, Build: rs[0].Build,
 			Connections: rs[0].Connections, Runs: len(rs),
@@ -521,7 +573,9 @@ func summarize(results []result) []summary {
 			P99Ms:        median(pick(func(r result) float64 { return r.P99Ms })),
 			PeakRSSMB:    slices.Max(pick(func(r result) float64 { return r.PeakRSSMB })),
 			StartupMsMed: median(pick(func(r result) float64 { return r.StartupMs })),
-			ServerCPUUs:  median(pick(func(r result) float64 { return r.ServerCPUUs })),
+			ServerCPUUs:  median(cpu),
+			ServerCPUMin: slices.Min(cpu),
+			ServerCPUMax: slices.Max(cpu),
 			LoadCPUUs:    median(pick(func(r result) float64 { return r.LoadCPUUs })),
 		}
 		for _, r := range rs {

@@ -27,6 +27,7 @@ func TestParseConfig(t *testing.T) {
 		"no connections":              {"-c", "0"},
 		"a peer of a thousand users":  {"-peer-users", "1000"},
 		"a stray argument":            {"http://example.com"},
+		"-from-json without -charts":  {"-from-json", "load.json"},
 	}
 	for name, args := range refused {
 		t.Run(name+" is refused", func(t *testing.T) {
