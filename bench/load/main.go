@@ -6,32 +6,60 @@
 // reused by later runs), mints tokens with the built-in issuer, starts each
 // server on a loopback port, and drives it with wrk for a fixed time and
 // connection count per workload: GET by id, the first page of a list, a
-// filtered list, create, patch and a realistic mix. The servers:
+// filtered list, a $search and the collection's /$count (both with
+// ConsistencyLevel: eventual), create, patch and a realistic mix. The
+// servers:
 //
 //   - extdir, built from this module (or -extdir), once per -profiles size,
 //     on SQLite and, with -postgres, on PostgreSQL too;
 //   - bench/bare, answering every request with the bytes extdir sent for
 //     one entity, without and with RS256 verification (golang-jwt): the
 //     limit of this machine and of Go's HTTP server;
-//   - entra-emulator, the peer, when -peer names a build of it;
+//   - entra-emulator, the peer, when -peer names a build of it (it has
+//     neither $search nor /$count: it is measured on the other workloads);
 //   - another build of extdir, when -compare names one (before/after).
 //
 // For each it prints req/s, p50/p99 latency, errors and the server's peak
 // RSS (VmHWM), then the medians of -runs runs and the ratios between
-// servers taken within each run; -json writes all of it. It needs wrk
-// (apt-get install -y wrk). Load goes to 127.0.0.1 only, and every wrk run
-// stops by itself after -duration.
+// servers taken within each run, with their targets and whether the median
+// meets them; -json writes all of it, each figure with the store
+// ("sqlite", "postgres", "bare", "peer") and the size of the directory it
+// was taken on. The flatness ratios divide the smallest directory's rate by
+// the largest's; the filtered list's and the search's also from the
+// smallest directory whose page of 1 % is a full 100 rows (10,000
+// profiles), which is the one with the target. It needs wrk (apt-get
+// install -y wrk). Load goes to 127.0.0.1 only, and every wrk run stops by
+// itself after -duration.
+//
+// With -pprof DIR, every extdir server is started with --pprof on a
+// loopback port, and through each measured window the harness fetches a
+// CPU profile and an allocation delta (/debug/pprof/allocs?seconds=N: what
+// the window allocated, as of Go's last collection at either end) lasting
+// the window less a second, to DIR/<target>-<workload>-run<N>.cpu.pprof
+// and .allocs.pprof (go tool pprof -top FILE; -sample_index=alloc_space
+// for the allocations). Those results say "pprof": true in the JSON: the
+// profiler's cost is in their figures.
+//
+// With -charts DIR it draws DIR/<workload>.svg for each workload: req/s and
+// server CPU µs per request against the directory's size (log scale), a
+// line per extdir series (SQLite, PostgreSQL, a -compare build) with the
+// min–max of the runs, and the servers whose size does not vary (bare, the
+// peer) as horizontal lines. -from-json FILE redraws them from a -json
+// file, measuring nothing.
 //
 //	go run ./bench/load                                  # 10,000 profiles, every workload, 3 runs
-//	go run ./bench/load -profiles 1000,1000000 -peer /path/to/entra-emulator -json out.json
+//	go run ./bench/load -profiles 1000,1000000 -peer /path/to/entra-emulator -json out.json -charts charts
+//	go run ./bench/load -charts charts -from-json out.json  # the charts again, no servers, no wrk
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -64,6 +92,9 @@ type config struct {
 	peerBin          string
 	peerUsers        int
 	jsonOut          string
+	pprofDir         string
+	chartsDir        string
+	fromJSON         string
 }
 
 func main() {
@@ -98,6 +129,9 @@ func parseConfig(args []string) (*config, error) {
 	fs.StringVar(&cfg.peerBin, "peer", "", "entra-emulator binary to measure beside extdir (see docs/operations.md, Load harness)")
 	fs.IntVar(&cfg.peerUsers, "peer-users", 500, "users seeded in the peer (at most 999)")
 	fs.StringVar(&cfg.jsonOut, "json", "", "also write every figure to this JSON file")
+	fs.StringVar(&cfg.pprofDir, "pprof", "", "start extdir with --pprof and save a CPU profile and an allocation delta of each measured window here, as <target>-<workload>-run<N>.cpu.pprof and .allocs.pprof")
+	fs.StringVar(&cfg.chartsDir, "charts", "", "draw one SVG chart per workload here, <workload>.svg: req/s and server CPU µs/req against the directory's size")
+	fs.StringVar(&cfg.fromJSON, "from-json", "", "measure nothing: read this -json file and draw its -charts")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -126,15 +160,27 @@ func parseConfig(args []string) (*config, error) {
 		return nil, errors.New("-c, -write-c, -threads and -runs must be positive")
 	case cfg.peerUsers < 1 || cfg.peerUsers > 999:
 		return nil, errors.New("-peer-users must be within 1..999")
+	case cfg.fromJSON != "" && cfg.chartsDir == "":
+		return nil, errors.New("-from-json draws charts: give -charts DIR too")
 	}
 	return cfg, nil
 }
 
 // result is one workload on one server in one run.
 type result struct {
-	Run         int     `json:"run"`
-	Target      string  `json:"target"`
-	Workload    string  `json:"workload"`
+	Run      int    `json:"run"`
+	Target   string `json:"target"`
+	Workload string `json:"workload"`
+	// Store, Profiles and Build say what Target is, so that nothing needs
+	// to read its name: "sqlite", "postgres", "bare" or "peer"; the size of
+	// the directory (the tenant under test's profiles, the peer's users, 0
+	// for bare); "compare" for the -compare build of extdir.
+	Store    string `json:"store"`
+	Profiles int    `json:"profiles"`
+	Build    string `json:"build,omitempty"`
+	// Profiled is set when Go's profiler ran through the window (-pprof):
+	// its cost is in the figures.
+	Profiled    bool    `json:"pprof,omitempty"`
 	Connections int     `json:"connections"`
 	Seconds     float64 `json:"seconds"`
 	Requests    int64   `json:"requests"`
@@ -174,6 +220,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg, err := parseConfig(args)
 	if err != nil {
 		return err
+	}
+	if cfg.fromJSON != "" {
+		return redraw(cfg, stdout)
+	}
+	for _, dir := range []string{cfg.pprofDir, cfg.chartsDir} {
+		if dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
 	}
 	wrkVersion, err := checkWrk()
 	if err != nil {
@@ -236,11 +292,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 				name += " n=" + strconv.Itoa(size)
 			}
 			names[size] = name
-			targets = append(targets, setup.target(name, cfg.workloads))
+			profile := cfg.pprofDir != ""
+			targets = append(targets, setup.target(name, "", cfg.workloads, profile))
 			if cfg.compareBin != "" {
 				before := *setup
 				before.bin = cfg.compareBin
-				targets = append(targets, before.target(name+"@compare", cfg.workloads))
+				targets = append(targets, before.target(name+"@compare", "compare", cfg.workloads, profile))
 			}
 			// The largest SQLite directory is the one the bare server
 			// imitates.
@@ -286,7 +343,36 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	rep.Ratios = ratios(rep.Results, cfg, storeNames)
 	printReport(stdout, &rep)
 	if cfg.jsonOut != "" {
-		return writeJSONFile(cfg.jsonOut, rep)
+		if err := writeJSONFile(cfg.jsonOut, rep); err != nil {
+			return err
+		}
+	}
+	if cfg.chartsDir != "" {
+		return drawAndList(cfg.chartsDir, &rep, stdout)
+	}
+	return nil
+}
+
+// redraw is -from-json: the charts of a report written earlier.
+func redraw(cfg *config, stdout io.Writer) error {
+	b, err := os.ReadFile(cfg.fromJSON)
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", cfg.fromJSON, err)
+	}
+	return drawAndList(cfg.chartsDir, &rep, stdout)
+}
+
+func drawAndList(dir string, rep *report, stdout io.Writer) error {
+	files, err := drawCharts(dir, rep)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Fprintf(stdout, "# chart %s\n", f)
 	}
 	return nil
 }
@@ -328,11 +414,12 @@ func runOnce(ctx context.Context, cfg *config, runNo int, targets []target, stdo
 			if err := saveNonce(cfg.dataDir, *nonce); err != nil {
 				return nil, err
 			}
-			res, err := measure(ctx, cfg, work, r.srv, r.api, w, *nonce)
+			res, err := measure(ctx, cfg, work, r.srv, r.api, w, *nonce, runNo)
 			if err != nil {
 				return nil, fmt.Errorf("%s, %s: %w", r.name, w, err)
 			}
 			res.Run, res.Target, res.StartupMs = runNo, r.name, float64(r.srv.startup.Microseconds())/1000
+			res.Store, res.Profiles, res.Build = r.store, r.srv.profiles, r.build
 			results = append(results, res)
 			fmt.Fprintf(stdout, "run %d/%d  %s\n", runNo, cfg.runs, res.line())
 		}
@@ -341,8 +428,9 @@ func runOnce(ctx context.Context, cfg *config, runNo int, targets []target, stdo
 }
 
 // measure runs one workload: a warm-up, then the measured run with the
-// peak RSS window reset before it.
-func measure(ctx context.Context, cfg *config, work string, srv *server, a api, workload string, nonce int) (result, error) {
+// peak RSS window reset before it and, with -pprof, the server's profiles
+// taken through it.
+func measure(ctx context.Context, cfg *config, work string, srv *server, a api, workload string, nonce, runNo int) (result, error) {
 	script, err := a.script(workload, (2*nonce+1)%100_000)
 	if err != nil {
 		return result{}, err
@@ -367,7 +455,17 @@ func measure(ctx context.Context, cfg *config, work string, srv *server, a api, 
 	if err != nil {
 		return result{}, err
 	}
+	var prof *profiles
+	if cfg.pprofDir != "" && srv.pprof != "" {
+		prof = startProfiles(ctx, srv.pprof, cfg.duration,
+			filepath.Join(cfg.pprofDir, fmt.Sprintf("%s-%s-run%d", slug(srv.name), workload, runNo)))
+	}
 	s, err := runWrk(ctx, work, srv.base, script, cfg.threads, conns, cfg.duration)
+	if prof != nil {
+		if perr := prof.wait(err != nil); err == nil && perr != nil {
+			return result{}, perr
+		}
+	}
 	if err != nil {
 		return result{}, err
 	}
@@ -385,6 +483,7 @@ func measure(ctx context.Context, cfg *config, work string, srv *server, a api, 
 	secs := float64(s.DurationUS) / 1e6
 	return result{
 		Workload:    workload,
+		Profiled:    prof != nil,
 		Connections: conns,
 		Seconds:     secs,
 		Requests:    s.Requests,
@@ -412,6 +511,9 @@ func perRequestUs(d time.Duration, requests int64) float64 {
 type summary struct {
 	Target       string  `json:"target"`
 	Workload     string  `json:"workload"`
+	Store        string  `json:"store"`
+	Profiles     int     `json:"profiles"`
+	Build        string  `json:"build,omitempty"`
 	Connections  int     `json:"connections"`
 	Runs         int     `json:"runs"`
 	RPS          float64 `json:"rps_median"`
@@ -423,6 +525,8 @@ type summary struct {
 	PeakRSSMB    float64 `json:"peak_rss_mb_max"`
 	StartupMsMed float64 `json:"startup_ms_median"`
 	ServerCPUUs  float64 `json:"server_cpu_us_per_req_median"`
+	ServerCPUMin float64 `json:"server_cpu_us_per_req_min"`
+	ServerCPUMax float64 `json:"server_cpu_us_per_req_max"`
 	LoadCPUUs    float64 `json:"wrk_cpu_us_per_req_median"`
 }
 
@@ -460,14 +564,18 @@ func summarize(results []result) []summary {
 			return v
 		}
 		rps := pick(func(r result) float64 { return r.RPS })
+		cpu := pick(func(r result) float64 { return r.ServerCPUUs })
 		s := summary{
-			Target: k.target, Workload: k.workload, Connections: rs[0].Connections, Runs: len(rs),
+			Target: k.target, Workload: k.workload, Store: rs[0].Store, Profiles: rs[0].Profiles, Build: rs[0].Build,
+			Connections: rs[0].Connections, Runs: len(rs),
 			RPS: median(rps), RPSMin: slices.Min(rps), RPSMax: slices.Max(rps),
 			P50Ms:        median(pick(func(r result) float64 { return r.P50Ms })),
 			P99Ms:        median(pick(func(r result) float64 { return r.P99Ms })),
 			PeakRSSMB:    slices.Max(pick(func(r result) float64 { return r.PeakRSSMB })),
 			StartupMsMed: median(pick(func(r result) float64 { return r.StartupMs })),
-			ServerCPUUs:  median(pick(func(r result) float64 { return r.ServerCPUUs })),
+			ServerCPUUs:  median(cpu),
+			ServerCPUMin: slices.Min(cpu),
+			ServerCPUMax: slices.Max(cpu),
 			LoadCPUUs:    median(pick(func(r result) float64 { return r.LoadCPUUs })),
 		}
 		for _, r := range rs {
@@ -478,6 +586,10 @@ func summarize(results []result) []summary {
 	return out
 }
 
+// flatTarget is the target of the flatness ratios: the rate of a list, a
+// search or a count within 20 % of itself however large the directory.
+const flatTarget = "1 ± 0.2"
+
 // ratio compares two servers (or two directories) on one workload: the
 // ratio of their req/s within each run, and the median of those.
 type ratio struct {
@@ -485,6 +597,27 @@ type ratio struct {
 	PerRun []float64 `json:"per_run"`
 	Median float64   `json:"median"`
 	Target string    `json:"target,omitempty"`
+	// Met says whether the median meets Target; absent without one.
+	Met *bool `json:"met,omitempty"`
+}
+
+// meets judges a median against a target as ratios spell them: "≥ x" or
+// "c ± d". ok is false for a target it cannot read (or none).
+func meets(median float64, target string) (met, ok bool) {
+	if v, found := strings.CutPrefix(target, "≥ "); found {
+		x, err := strconv.ParseFloat(v, 64)
+		return err == nil && median >= x, err == nil
+	}
+	if c, d, found := strings.Cut(target, " ± "); found {
+		cv, err1 := strconv.ParseFloat(c, 64)
+		dv, err2 := strconv.ParseFloat(d, 64)
+		if err1 != nil || err2 != nil {
+			return false, false
+		}
+		// A hair of slack for the floating point of 1.2 - 1.
+		return math.Abs(median-cv) <= dv+1e-9, true
+	}
+	return false, false
 }
 
 func ratios(results []result, cfg *config, storeNames []map[int]string) []ratio {
@@ -507,6 +640,9 @@ func ratios(results []result, cfg *config, storeNames []map[int]string) []ratio 
 		}
 		if len(rt.PerRun) > 0 {
 			rt.Median = median(rt.PerRun)
+			if met, ok := meets(rt.Median, rt.Target); ok {
+				rt.Met = &met
+			}
 			out = append(out, rt)
 		}
 	}
@@ -525,15 +661,39 @@ func ratios(results []result, cfg *config, storeNames []map[int]string) []ratio 
 		for _, w := range cfg.workloads {
 			add(primary+" "+w+" / entra-emulator "+w, peerTargets[w], primary, w, "entra-emulator", w)
 		}
+		// Flatness: the rate of the smallest directory over the largest's,
+		// which a request whose cost does not grow with the directory keeps
+		// near 1. The filtered list and the search return 1 % of the
+		// directory, which is not a page's worth of 100 below 10,000
+		// profiles: their target is on the ratio from the smallest
+		// directory whose page is full.
 		if smallest != largest {
-			// Not the filtered list: its page holds 1 % of the directory,
-			// which is not a page's worth in a small one.
-			for _, w := range []string{workGet, workList} {
-				target := ""
-				if w == workList {
-					target = "1 ± 0.2"
+			for _, w := range []string{workGet, workList, workFilter, workSearch, workCount} {
+				if !slices.Contains(cfg.workloads, w) {
+					continue
 				}
-				add(fmt.Sprintf("%s %s / %s %s", names[smallest], w, primary, w), target, names[smallest], w, primary, w)
+				target := flatTarget
+				if w == workGet {
+					target = ""
+				}
+				from := smallest
+				onePercent := w == workFilter || w == workSearch
+				if onePercent {
+					full := slices.DeleteFunc(slices.Clone(cfg.sizes), func(n int) bool { return n/100 < 100 })
+					if from < 100*100 {
+						add(fmt.Sprintf("%s %s / %s %s (flatness; pages of %d rows against %d, no target)", names[from], w, primary, w, from/100, min(largest/100, 100)), "", names[from], w, primary, w)
+						if len(full) == 0 {
+							continue
+						}
+						from = slices.Min(full)
+					}
+					if from == largest {
+						continue
+					}
+					add(fmt.Sprintf("%s %s / %s %s (flatness, full pages of 100)", names[from], w, primary, w), target, names[from], w, primary, w)
+					continue
+				}
+				add(fmt.Sprintf("%s %s / %s %s (flatness)", names[from], w, primary, w), target, names[from], w, primary, w)
 			}
 		}
 		for _, size := range cfg.sizes {
@@ -555,14 +715,21 @@ func printReport(w io.Writer, rep *report) {
 			s.Target, s.Workload, s.Connections, thousands(s.RPS), thousands(s.RPSMin), thousands(s.RPSMax), s.P50Ms, s.P99Ms, s.Errors, s.PeakRSSMB, s.StartupMsMed, s.ServerCPUUs, s.LoadCPUUs)
 	}
 	if len(rep.Ratios) > 0 {
-		fmt.Fprintln(w, "\n| ratio of req/s, within each run | per run | median | target |")
-		fmt.Fprintln(w, "|---|---|---|---|")
+		fmt.Fprintln(w, "\n| ratio of req/s, within each run | per run | median | target | met |")
+		fmt.Fprintln(w, "|---|---|---|---|---|")
 		for _, r := range rep.Ratios {
 			per := make([]string, len(r.PerRun))
 			for i, v := range r.PerRun {
 				per[i] = strconv.FormatFloat(v, 'f', 2, 64)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.2f | %s |\n", r.Name, strings.Join(per, ", "), r.Median, r.Target)
+			met := ""
+			if ok, known := meets(r.Median, r.Target); known {
+				met = "✘"
+				if ok {
+					met = "✔"
+				}
+			}
+			fmt.Fprintf(w, "| %s | %s | %.2f | %s | %s |\n", r.Name, strings.Join(per, ", "), r.Median, r.Target, met)
 		}
 	}
 }

@@ -11,12 +11,18 @@ const (
 	workGet    = "get"    // GET one profile by id, a random one of the seeded tenant
 	workList   = "list"   // the first page of 100 of the collection
 	workFilter = "filter" // the first page of a filtered list: one company, 1 % of the rows
+	workSearch = "search" // the first page of a $search: one company's number, 1 % of the rows
+	workCount  = "count"  // the collection's /$count (ConsistencyLevel: eventual)
 	workCreate = "create" // POST a new profile (durable)
 	workPatch  = "patch"  // PATCH one property of a random profile (durable)
 	workMix    = "mix"    // the realistic mix below
 )
 
-var allWorkloads = []string{workGet, workList, workFilter, workCreate, workPatch, workMix}
+var allWorkloads = []string{workGet, workList, workFilter, workSearch, workCount, workCreate, workPatch, workMix}
+
+// eventual reports whether a workload is one of Graph's advanced queries,
+// which need the header ConsistencyLevel: eventual.
+func eventual(workload string) bool { return workload == workSearch || workload == workCount }
 
 // mixWeights is the realistic mix, in percent: a directory is read far more
 // than written, and most reads are lookups of one object.
@@ -42,6 +48,11 @@ type api struct {
 	list string
 	// filters are paths of filtered first pages; one is picked per request.
 	filters []string
+	// searches are paths of $search first pages, one picked per request,
+	// and count the path of the collection's count; both are sent with
+	// ConsistencyLevel: eventual. Empty where the server has neither.
+	searches []string
+	count    string
 	// create is the collection path and createBody a Lua expression for a
 	// unique body, from the thread number tid, its counter n and the run's
 	// nonce.
@@ -89,7 +100,11 @@ func extdirAPI(readToken, writeToken, idPrefix string, profiles, companies int) 
 	}
 	for c := range companies {
 		a.filters = append(a.filters, collection+"?$filter="+url.QueryEscape(fmt.Sprintf("companyName eq 'Company %03d'", c))+"&$top=100")
+		// $search matches word prefixes: "042" is the second word of
+		// "Company 042" alone, the same 1 % as the filter.
+		a.searches = append(a.searches, collection+"?$search="+url.QueryEscape(fmt.Sprintf(`"companyName:%03d"`, c))+"&$top=100")
 	}
+	a.count = collection + "/$count"
 	return a
 }
 
@@ -132,6 +147,7 @@ func (a api) script(workload string, nonce int) (string, error) {
 	fmt.Fprintf(&b, "local nonce = %d\n", nonce)
 	fmt.Fprintf(&b, "local readHeaders = {Authorization = %s}\n", luaString("Bearer "+a.readToken))
 	fmt.Fprintf(&b, "local writeHeaders = {Authorization = %s, [\"Content-Type\"] = \"application/json\"}\n", luaString("Bearer "+a.writeToken))
+	fmt.Fprintf(&b, "local eventualHeaders = {Authorization = %s, ConsistencyLevel = \"eventual\"}\n", luaString("Bearer "+a.readToken))
 	fmt.Fprintf(&b, "local patchHeaders = {Authorization = %s, [\"Content-Type\"] = \"application/json\"}\n", luaString("Bearer "+a.readToken))
 	b.WriteString("local filters = {")
 	for i, f := range a.filters {
@@ -141,13 +157,21 @@ func (a api) script(workload string, nonce int) (string, error) {
 		b.WriteString(luaString(f))
 	}
 	b.WriteString("}\n")
+	b.WriteString("local searches = {")
+	for i, q := range a.searches {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(luaString(q))
+	}
+	b.WriteString("}\n")
 	b.WriteString(`local threads = 0
 function setup(thread)
   thread:set("tid", threads)
   threads = threads + 1
 end
 n = 0
-local listRequest, filterRequests
+local listRequest, filterRequests, searchRequests, countRequest
 function init(args)
   tid = tid or 0
   math.randomseed(7919 * (tid + 1))
@@ -155,16 +179,27 @@ function init(args)
 	fmt.Fprintf(&b, "  listRequest = wrk.format(\"GET\", %s, readHeaders)\n", luaString(a.list))
 	b.WriteString(`  filterRequests = {}
   for i, f in ipairs(filters) do filterRequests[i] = wrk.format("GET", f, readHeaders) end
-end
+  searchRequests = {}
+  for i, q in ipairs(searches) do searchRequests[i] = wrk.format("GET", q, eventualHeaders) end
 `)
+	if a.count != "" {
+		fmt.Fprintf(&b, "  countRequest = wrk.format(\"GET\", %s, eventualHeaders)\n", luaString(a.count))
+	}
+	b.WriteString("end\n")
 	fmt.Fprintf(&b, "local function get() return wrk.format(\"GET\", %s, readHeaders) end\n", a.get)
 	b.WriteString("local function list() return listRequest end\n")
 	b.WriteString("local function filter() return filterRequests[math.random(1, #filterRequests)] end\n")
+	b.WriteString("local function search() return searchRequests[math.random(1, #searchRequests)] end\n")
+	b.WriteString("local function count() return countRequest end\n")
 	fmt.Fprintf(&b, "local function create() n = n + 1; return wrk.format(\"POST\", %s, writeHeaders, %s) end\n", luaString(a.create), a.createBody)
 	fmt.Fprintf(&b, "local function patch() n = n + 1; return wrk.format(\"PATCH\", %s, patchHeaders, %s) end\n", a.get, a.patchBody)
 
+	switch {
+	case workload == workSearch && len(a.searches) == 0, workload == workCount && a.count == "":
+		return "", fmt.Errorf("this server has no %s workload", workload)
+	}
 	switch workload {
-	case workGet, workList, workFilter, workCreate, workPatch:
+	case workGet, workList, workFilter, workSearch, workCount, workCreate, workPatch:
 		fmt.Fprintf(&b, "request = %s\n", workload)
 	case workMix:
 		b.WriteString("function request()\n  local r = math.random(1, 100)\n")

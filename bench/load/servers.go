@@ -24,13 +24,17 @@ import (
 // server is one process under load, started by the harness on a loopback
 // port it chose.
 type server struct {
-	name    string
-	cmd     *exec.Cmd
-	base    string // http://127.0.0.1:port
-	startup time.Duration
-	exited  chan struct{}
-	waitErr error
-	out     *tailBuffer
+	name  string
+	cmd   *exec.Cmd
+	base  string // http://127.0.0.1:port
+	pprof string // base URL of its net/http/pprof listener, "" for none
+	// profiles is the size of the directory it serves: the tenant under
+	// test's profiles, the peer's users, 0 for the bare server.
+	profiles int
+	startup  time.Duration
+	exited   chan struct{}
+	waitErr  error
+	out      *tailBuffer
 }
 
 // checkLoopback refuses any target that is not on this machine's loopback

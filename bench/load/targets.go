@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,12 @@ const (
 type target struct {
 	name      string
 	workloads []string
+	// store and build say what the target is, for the JSON and the charts:
+	// "sqlite", "postgres", "bare" or "peer"; and "compare" for the
+	// -compare build of extdir, "" otherwise. (Its size is the server's:
+	// the peer's is known once it is seeded.)
+	store string
+	build string
 	// start brings the server up for one run and says how to drive it.
 	start func(ctx context.Context, run int) (*server, api, error)
 }
@@ -143,9 +150,14 @@ func (s *extdirSetup) api() api {
 	return extdirAPI(s.read, s.write, first[:len(first)-12], s.profiles, seed.Companies)
 }
 
-// target is the extdir server of this directory.
-func (s *extdirSetup) target(name string, workloads []string) target {
-	return target{name: name, workloads: workloads, start: func(ctx context.Context, _ int) (*server, api, error) {
+// target is the extdir server of this directory. With profile, the server
+// also serves Go's profiler (--pprof) on a loopback port of its own.
+func (s *extdirSetup) target(name, build string, workloads []string, profile bool) target {
+	st := "sqlite"
+	if s.database != "" {
+		st = "postgres"
+	}
+	return target{name: name, workloads: workloads, store: st, build: build, start: func(ctx context.Context, _ int) (*server, api, error) {
 		port, err := freePort()
 		if err != nil {
 			return nil, api{}, err
@@ -154,8 +166,21 @@ func (s *extdirSetup) target(name string, workloads []string) target {
 		if s.database != "" {
 			args = append(args, "--database", s.database)
 		}
+		pprofBase := ""
+		if profile {
+			pp, err := freePort()
+			if err != nil {
+				return nil, api{}, err
+			}
+			addr := "127.0.0.1:" + strconv.Itoa(pp)
+			args = append(args, "--pprof", addr)
+			pprofBase = "http://" + addr
+		}
 		args = append(args, s.args...)
 		srv, err := start(ctx, name, s.bin, args, os.Environ(), s.dataDir, port, statusIs("/readyz", 200))
+		if srv != nil {
+			srv.pprof, srv.profiles = pprofBase, s.profiles
+		}
 		return srv, s.api(), err
 	}}
 }
@@ -211,7 +236,7 @@ func postgresDatabase(ctx context.Context, admin, name string) (string, error) {
 // bareTarget is bench/bare answering with the recorded entity, verifying
 // tokens against jwksFile when it is not empty.
 func bareTarget(name, bin string, files func() (response, jwks string), verify bool, a func() api) target {
-	return target{name: name, workloads: []string{workGet}, start: func(ctx context.Context, _ int) (*server, api, error) {
+	return target{name: name, workloads: []string{workGet}, store: "bare", start: func(ctx context.Context, _ int) (*server, api, error) {
 		port, err := freePort()
 		if err != nil {
 			return nil, api{}, err
@@ -238,9 +263,14 @@ const (
 )
 
 // peerTarget is entra-emulator: started fresh for every run on plain HTTP
-// (as extdir is measured), its users seeded through its own Graph API.
+// (as extdir is measured), its users seeded through its own Graph API. It
+// has neither $search nor a /$count segment (its source at 4e61f24: odata.go
+// parses $select, $filter, $top and $count=true only, and GET users/{id}
+// would take "$count" for an id), so search and count are not measured on
+// it.
 func peerTarget(bin, workDir string, users int, workloads []string) target {
-	return target{name: "entra-emulator", workloads: workloads, start: func(ctx context.Context, run int) (*server, api, error) {
+	workloads = slices.DeleteFunc(slices.Clone(workloads), eventual)
+	return target{name: "entra-emulator", workloads: workloads, store: "peer", start: func(ctx context.Context, run int) (*server, api, error) {
 		port, err := freePort()
 		if err != nil {
 			return nil, api{}, err
@@ -262,6 +292,11 @@ func peerTarget(bin, workDir string, users int, workloads []string) target {
 		if err != nil {
 			srv.stop()
 			return nil, api{}, fmt.Errorf("seed entra-emulator: %w", err)
+		}
+		// Its size is what it holds, the users of its own seed too.
+		if srv.profiles, err = peerUserCount(srv.base, token); err != nil {
+			srv.stop()
+			return nil, api{}, err
 		}
 		return srv, peerAPI(token, ids), nil
 	}}
@@ -303,6 +338,21 @@ func seedPeer(base string, users int) (string, []string, error) {
 		ids = append(ids, u.ID)
 	}
 	return tok.AccessToken, ids, nil
+}
+
+// peerUserCount asks the peer how many users it holds ($count=true).
+func peerUserCount(base, token string) (int, error) {
+	resp, err := call("GET", base+"/graph/v1.0/users?$count=true&$top=1", token, "", nil)
+	if err != nil {
+		return 0, err
+	}
+	var page struct {
+		Count *int `json:"@odata.count"`
+	}
+	if resp.Status != 200 || json.Unmarshal([]byte(resp.Body), &page) != nil || page.Count == nil {
+		return 0, fmt.Errorf("count entra-emulator's users: %d %s", resp.Status, resp.Body)
+	}
+	return *page.Count, nil
 }
 
 // buildBinary builds a main package of this module into dir.
