@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts Options) store.Store) {
 		{"update", updateTests, Options{}},
 		{"remove", removeTests, Options{}},
 		{"list", listTests, Options{}},
+		{"counts", countTests, Options{}},
 		{"purge", purgeTests, Options{}},
 		// Batches of three: ten rows take four.
 		{"purge in batches", batchedPurgeTests, Options{ExpireBatch: 3}},

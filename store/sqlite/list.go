@@ -81,8 +81,22 @@ func listSQL(q store.Query) (string, []any, error) {
 	return sqlstore.ListSQL(dialect, selectProfile, q)
 }
 
-// countSQL is the statement that counts q's rows.
-func countSQL(q store.Query) (string, []any, error) { return sqlstore.CountSQL(dialect, q) }
+// countWhole reads the number of rows of a whole collection from the
+// counts the triggers of migration 0003 keep.
+const countWhole = "SELECT coalesce(sum(n), 0) FROM profile_counts WHERE tenant = ? AND kind = ? AND deleted = ?"
+
+// countSQL is the statement that counts q's rows: one row of
+// profile_counts for a whole collection, else the rows that match.
+func countSQL(q store.Query) (string, []any, error) {
+	if q.Filter == nil && (q.Search == nil || len(q.Search.Any) == 0) {
+		deleted := int64(0)
+		if q.Deleted {
+			deleted = 1
+		}
+		return countWhole, []any{q.Tenant, int64(q.Kind), deleted}, nil
+	}
+	return sqlstore.CountSQL(dialect, q)
+}
 
 // stmtCache keeps the prepared statements of the queries whose text varies
 // with their shape (the order, whether a cursor is given), keyed by that
