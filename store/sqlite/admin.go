@@ -42,7 +42,7 @@ func (s *Store) Reset(ctx context.Context, tenant string) (int64, error) {
 			return &secondStatementError{fmt.Errorf("sqlite: reset audit log: %w", err)}
 		}
 		return nil
-	})
+	}, s.cache.clearFunc())
 	if err != nil {
 		return 0, err
 	}

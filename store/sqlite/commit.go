@@ -47,6 +47,10 @@ type writeOp struct {
 	ctx  context.Context
 	step func(tx *sql.Tx) error
 	done chan error
+	// committed, if set, runs on the committer once the batch holding the
+	// write has committed, before the syncer can answer anyone: it drops
+	// what the write changed from the profile cache (cache.go).
+	committed func()
 }
 
 // write runs step in the next group-committed transaction and returns once
@@ -61,8 +65,8 @@ type writeOp struct {
 // writes with it, after which they would run on outside any transaction.
 // A request deadline (extdir serve --request-timeout) or a client that
 // hangs up would reach exactly that.
-func (s *Store) write(ctx context.Context, step func(tx *sql.Tx) error) error {
-	op := &writeOp{ctx: ctx, step: step, done: make(chan error, 1)}
+func (s *Store) write(ctx context.Context, step func(tx *sql.Tx) error, committed func()) error {
+	op := &writeOp{ctx: ctx, step: step, done: make(chan error, 1), committed: committed}
 	select {
 	case s.ops <- op:
 	case <-ctx.Done():
@@ -215,8 +219,15 @@ func (s *Store) commitBatch(b *batch) {
 				b.results[i] = fmt.Errorf("sqlite: write: commit: %w", err)
 			}
 		}
-	} else if s.onCommit != nil {
-		s.onCommit(len(b.ops))
+	} else {
+		for _, op := range b.ops {
+			if op.committed != nil {
+				op.committed()
+			}
+		}
+		if s.onCommit != nil {
+			s.onCommit(len(b.ops))
+		}
 	}
 	s.durable.queue <- pendingBatch{seq: seq, ops: b.ops, results: b.results}
 }

@@ -102,7 +102,7 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.Audit
 			return fmt.Errorf("sqlite: create profile %s: read seq: %w", p.ID, err)
 		}
 		return s.insertAudit(ctx, tx, rec)
-	})
+	}, nil) // a new row: no read can have cached it
 	if err != nil {
 		return err
 	}
@@ -117,6 +117,19 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 		return nil, err
 	}
 	defer s.gate.Leave()
+	var key string
+	var t ticket
+	if s.cache != nil {
+		key = cacheKey(tenant, id)
+		var hit *extdir.Profile
+		if hit, t = s.cache.get(key); hit != nil {
+			// A failed sync fails every read, the cached ones too.
+			if err := s.durable.failure(); err != nil {
+				return nil, err
+			}
+			return hit, nil
+		}
+	}
 	p, err := scanProfile(s.get.QueryRowContext(ctx, tenant, id))
 	if berr := s.durable.readBarrier(); berr != nil {
 		return nil, berr
@@ -126,6 +139,9 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*extdir.Profile, er
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get profile %s: %w", id, err)
+	}
+	if s.cache != nil {
+		s.cache.fill(key, t, p)
 	}
 	return p, nil
 }
@@ -335,7 +351,7 @@ func (s *Store) writeTx(ctx context.Context, tenant, id string, step func(*sql.T
 			return fmt.Errorf("sqlite: write profile %s: read: %w", id, err)
 		}
 		return step(tx, p)
-	})
+	}, s.cache.dropFunc(tenant, id))
 }
 
 // purgeBatchSQL deletes one batch of the rows soft-deleted before a time
@@ -352,6 +368,11 @@ func (s *Store) Expire(ctx context.Context, deletedBefore time.Time, rec func(p 
 		return 0, err
 	}
 	defer s.gate.Leave()
+	if s.cache != nil {
+		// Its commits are its own, outside the group commit: the cache
+		// stays off until they are durable (cache.go).
+		defer s.cache.suspend(true)()
+	}
 	return sqlstore.Expire(deletedBefore, s.purgeBatch, func(cutoff int64, limit int) (int64, error) {
 		return s.expireBatch(ctx, cutoff, limit, rec)
 	})

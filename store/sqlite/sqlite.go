@@ -47,6 +47,10 @@ type Options struct {
 	// runs on the committer goroutine, which every write waits for: it must
 	// be quick and must not call the store.
 	OnCommit func(writes int)
+	// CacheSize bounds the profile cache that answers repeated reads by id
+	// from memory (cache.go), in profiles; zero means 65,536 (about 40 MB
+	// at most), negative no cache.
+	CacheSize int
 }
 
 // ErrClosed is what every call returns once Close has begun; it is
@@ -90,6 +94,8 @@ type Store struct {
 	// checkpoints folds the WAL back into the database beside the writer
 	// (checkpoint.go); nil in memory.
 	checkpoints *checkpointer
+	// cache answers repeated reads by id (cache.go); nil when off.
+	cache *profileCache
 
 	// gate admits calls until Close, which waits for those in flight.
 	gate sqlstore.Gate
@@ -126,7 +132,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 
-	s := &Store{path: path, purgeBatch: 1000, durable: newDurability(path), onCommit: opts.OnCommit}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 65536
+	}
+	s := &Store{path: path, purgeBatch: 1000, durable: newDurability(path), onCommit: opts.OnCommit, cache: newProfileCache(opts.CacheSize)}
 	if path != Memory {
 		if s.fileLock, err = lockFile(lockPath(path), false); err != nil {
 			close(s.durable.queue)
