@@ -63,10 +63,12 @@ func TestHotPathAllocations(t *testing.T) {
 	}{
 		{"GetByID", BenchmarkGetByID},
 		{"ListFirstPage", BenchmarkListFirstPage},
+		{"FilteredPage", BenchmarkFilteredPage},
 		{"Create", BenchmarkCreate},
 		{"Patch", BenchmarkPatch},
 		{"PostgresGetByID", BenchmarkPostgresGetByID},
 		{"PostgresListFirstPage", BenchmarkPostgresListFirstPage},
+		{"PostgresFilteredPage", BenchmarkPostgresFilteredPage},
 		{"PostgresCreate", BenchmarkPostgresCreate},
 		{"PostgresPatch", BenchmarkPostgresPatch},
 	} {

@@ -67,6 +67,14 @@ func BenchmarkPostgresListFirstPage(b *testing.B) {
 	}
 }
 
+func BenchmarkPostgresFilteredPage(b *testing.B) {
+	s := newPostgresBenchServer(b)
+	seedCompanies(b, s)
+	for b.Loop() {
+		s.do(b, "GET", filteredPage, "", 200)
+	}
+}
+
 func BenchmarkPostgresPatch(b *testing.B) {
 	s := newPostgresBenchServer(b)
 	path := "/beta/directory/pendingExternalUserProfiles/" + s.create(b)

@@ -83,10 +83,12 @@ func (s *benchServer) do(b *testing.B, method, path, body string, want int) *htt
 
 var phoneSeq atomic.Int64
 
-func (s *benchServer) create(b *testing.B) string {
+func (s *benchServer) create(b *testing.B) string { return s.createIn(b, "Contoso") }
+
+func (s *benchServer) createIn(b *testing.B, company string) string {
 	n := phoneSeq.Add(1)
 	w := s.do(b, "POST", "/beta/directory/pendingExternalUserProfiles",
-		fmt.Sprintf(`{"displayName":"Bench User %d","phoneNumber":"+1%010d","companyName":"Contoso"}`, n, n), 201)
+		fmt.Sprintf(`{"displayName":"Bench User %d","phoneNumber":"+1%010d","companyName":%q}`, n, n, company), 201)
 	var m struct{ ID string }
 	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
 		b.Fatal(err)
@@ -129,6 +131,25 @@ func BenchmarkListFirstPage(b *testing.B) {
 	}
 	for b.Loop() {
 		s.do(b, "GET", "/beta/directory/pendingExternalUserProfiles?$top=100", "", 200)
+	}
+}
+
+// filteredPage is the harness's filter workload in small: the first page of
+// one company's profiles, 100 of the 1,000 in the directory.
+const filteredPage = "/beta/directory/pendingExternalUserProfiles?$filter=companyName%20eq%20%27Company%203%27&$top=100"
+
+// seedCompanies creates 1,000 profiles in ten companies.
+func seedCompanies(b *testing.B, s *benchServer) {
+	for i := range 1000 {
+		s.createIn(b, fmt.Sprintf("Company %d", i%10))
+	}
+}
+
+func BenchmarkFilteredPage(b *testing.B) {
+	s := newBenchServer(b)
+	seedCompanies(b, s)
+	for b.Loop() {
+		s.do(b, "GET", filteredPage, "", 200)
 	}
 }
 
