@@ -87,10 +87,17 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.Audit
 	}
 	defer s.gate.Leave()
 	sqlstore.Normalize(p)
+	// The arguments are made here, on the caller's goroutine, not in the
+	// step, which runs on the committer that every write waits for.
+	args := profileArgs(p, p.Tenant, int64(p.Kind))
+	var auditArgs []any
+	if rec != nil {
+		auditArgs = sqlstore.AuditArgs(dialect, rec)
+	}
 	var seq int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		ctx := context.WithoutCancel(ctx) // see write
-		res, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, profileArgs(p, p.Tenant, int64(p.Kind))...)
+		res, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, args...)
 		if err != nil {
 			if derr := uniqueViolation(err); derr != nil {
 				return derr
@@ -101,7 +108,10 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.Audit
 		if seq, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: create profile %s: read seq: %w", p.ID, err)
 		}
-		return s.insertAudit(ctx, tx, rec)
+		if rec == nil {
+			return nil
+		}
+		return s.execAudit(ctx, tx, rec, auditArgs)
 	}, nil) // a new row: no read can have cached it
 	if err != nil {
 		return err
@@ -329,7 +339,12 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, rec *extdir.AuditRe
 	if rec == nil {
 		return nil
 	}
-	if _, err := tx.StmtContext(ctx, s.insertAuditStmt).ExecContext(ctx, sqlstore.AuditArgs(dialect, rec)...); err != nil {
+	return s.execAudit(ctx, tx, rec, sqlstore.AuditArgs(dialect, rec))
+}
+
+// execAudit is insertAudit with rec's arguments made already.
+func (s *Store) execAudit(ctx context.Context, tx *sql.Tx, rec *extdir.AuditRecord, args []any) error {
+	if _, err := tx.StmtContext(ctx, s.insertAuditStmt).ExecContext(ctx, args...); err != nil {
 		return &secondStatementError{fmt.Errorf("sqlite: audit %s: %w", rec.ID, err)}
 	}
 	return nil
