@@ -68,6 +68,33 @@ func TestLargeDirectoryPlans(t *testing.T) {
 	}
 }
 
+// TestLargeDirectoryDocumentedPlans holds the documented listings of
+// TestDocumentedQueryPlans to the same rules on the million-profile
+// database itself, with the statistics ANALYZE gathered there (sqlite_stat4
+// samples included, which make plans depend on the values bound).
+func TestLargeDirectoryDocumentedPlans(t *testing.T) {
+	path := os.Getenv("EXTDIR_BENCH_LARGE_DB")
+	if path == "" {
+		t.Skip("set EXTDIR_BENCH_LARGE_DB to a database seeded by ./bench/seed")
+	}
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, c := range documentedQueries(t) {
+		list, args, err := listSQL(c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := explain(t, s, list, args)
+		t.Logf("%s: %s", c.name, plan)
+		if strings.Contains(plan, "SCAN ") || !c.sorts && strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q", c.name, plan)
+		}
+	}
+}
+
 func explain(t *testing.T, s *Store, query string, args []any) string {
 	t.Helper()
 	rows, err := s.reader.Query("EXPLAIN QUERY PLAN "+query, args...)
