@@ -12,6 +12,7 @@ import (
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/odata"
 	"github.com/extdir/extdir/store"
+	"github.com/extdir/extdir/store/sqlstore"
 )
 
 // millionStats are the planner statistics (sqlite_stat1) ANALYZE gathered
@@ -198,6 +199,59 @@ func loadStats(t *testing.T, path string, stats [][2]string) {
 		}
 		if _, err := db.Exec("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", table, st[0], st[1]); err != nil {
 			t.Fatal(fmt.Errorf("stat of %s: %w", st[0], err))
+		}
+	}
+}
+
+// TestEveryStatementPlan prints the plan of every statement the store
+// issues besides the listings above, on the million-profile statistics
+// (go test -run TestEveryStatementPlan -v ./store/sqlite), and holds each
+// to its index: none scans a table but the two that mean to (a reset of
+// every tenant, and the export of every tenant, a walk of the rowids).
+func TestEveryStatementPlan(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "extdir.db")
+	loadStats(t, path, millionStats)
+	s := openTest(t, path)
+	const tenant = "00000000-0000-0000-0000-0000000000e1"
+	auditPage, auditArgs, err := sqlstore.AuditListSQL(dialect, store.AuditQuery{Tenant: tenant, Top: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditNext, auditNextArgs, err := sqlstore.AuditListSQL(dialect, store.AuditQuery{Tenant: tenant, Top: 50, After: &store.AuditCursor{Time: time.Unix(1_700_000_000, 0), Seq: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exportAll, exportAllArgs := exportSQL("", 500_000, 1000)
+	exportOne, exportOneArgs := exportSQL(tenant, 500_000, 1000)
+	resetOne, resetOneArgs := sqlstore.ResetSQL(dialect, tenant)
+	auditReset, auditResetArgs := sqlstore.AuditResetSQL(dialect, tenant)
+	for _, c := range []struct {
+		name, query string
+		args        []any
+		want        string
+	}{
+		{"get by id (GET, and the write's read of the row)", selectByID, []any{tenant, "id"}, "SEARCH profiles USING INDEX sqlite_autoindex_profiles_1 (tenant=? AND id=?)"},
+		{"update of the changed columns (PATCH, delete, restore, redeem)", updateSQL(1), []any{"x", 1}, "SEARCH profiles USING INTEGER PRIMARY KEY (rowid=?)"},
+		{"purge of one profile", "DELETE FROM profiles WHERE seq = ?", []any{1}, "SEARCH profiles USING INTEGER PRIMARY KEY (rowid=?)"},
+		{"retention purge, one batch", purgeBatchSQL, []any{1, 1000}, "USING COVERING INDEX profiles_deleted_at (deleted_at>? AND deleted_at<?)"},
+		{"count of a whole collection", countWhole, []any{tenant, 1, 0}, "SEARCH profile_counts USING PRIMARY KEY (tenant=? AND kind=? AND deleted=?)"},
+		{"metrics: profile counts", profileCountsSQL(false), nil, "SCAN profile_counts"},
+		{"export of a tenant, one batch", exportOne, exportOneArgs, "SEARCH profiles USING INTEGER PRIMARY KEY (rowid>?)"},
+		{"export of every tenant, one batch", exportAll, exportAllArgs, "SEARCH profiles USING INTEGER PRIMARY KEY (rowid>?)"},
+		{"reset of a tenant", resetOne, resetOneArgs, "USING COVERING INDEX"},
+		{"audit log, first page", auditPage, auditArgs, "SEARCH audits USING INDEX audits_by_time (tenant=?)"},
+		{"audit log, nextLink page", auditNext, auditNextArgs, "SEARCH audits USING INDEX audits_by_time (tenant=? AND activity_at<?)"},
+		{"audit record by id", sqlstore.AuditGetSQL(dialect), []any{tenant, "id"}, "SEARCH audits USING INDEX sqlite_autoindex_audits_1 (tenant=? AND id=?)"},
+		{"audit retention, one batch", sqlstore.AuditExpireSQL(dialect), []any{1, 1000}, "SEARCH audits USING COVERING INDEX audits_expiry (activity_at<?)"},
+		{"audit reset of a tenant", auditReset, auditResetArgs, "audits USING"},
+	} {
+		plan := explain(t, s, c.query, c.args)
+		t.Logf("%s: %s", c.name, plan)
+		if !strings.Contains(plan, c.want) {
+			t.Errorf("%s: plan %q, want %q", c.name, plan, c.want)
+		}
+		if strings.Contains(plan, "SCAN profiles") || strings.Contains(plan, "SCAN audits") {
+			t.Errorf("%s: plan %q scans", c.name, plan)
 		}
 	}
 }
