@@ -194,6 +194,9 @@ type result struct {
 	Errors    int64   `json:"errors"`
 	Non2xx    int64   `json:"non_2xx"`
 	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// AnonRSSMB is the anonymous part of the resident set at the end of
+	// the window: what the server holds itself, without mapped files.
+	AnonRSSMB float64 `json:"anon_rss_mb"`
 	StartupMs float64 `json:"startup_ms"`
 	// ServerCPUUs and LoadCPUUs are the processor time per request of the
 	// server and of wrk: on a machine where both share the cores, what
@@ -480,6 +483,10 @@ func measure(ctx context.Context, cfg *config, work string, srv *server, a api, 
 	if err != nil {
 		return result{}, err
 	}
+	anon, err := srv.anonRSS()
+	if err != nil {
+		return result{}, err
+	}
 	secs := float64(s.DurationUS) / 1e6
 	return result{
 		Workload:    workload,
@@ -495,6 +502,7 @@ func measure(ctx context.Context, cfg *config, work string, srv *server, a api, 
 		Errors:      s.Connect + s.Read + s.Write + s.Timeout + s.Status,
 		Non2xx:      s.Status,
 		PeakRSSMB:   float64(peak) / (1 << 20),
+		AnonRSSMB:   float64(anon) / (1 << 20),
 		ServerCPUUs: perRequestUs(cpuAfter-cpuBefore, s.Requests),
 		LoadCPUUs:   perRequestUs(s.CPU, s.Requests),
 	}, nil
@@ -523,6 +531,7 @@ type summary struct {
 	P99Ms        float64 `json:"p99_ms_median"`
 	Errors       int64   `json:"errors_total"`
 	PeakRSSMB    float64 `json:"peak_rss_mb_max"`
+	AnonRSSMB    float64 `json:"anon_rss_mb_max"`
 	StartupMsMed float64 `json:"startup_ms_median"`
 	ServerCPUUs  float64 `json:"server_cpu_us_per_req_median"`
 	ServerCPUMin float64 `json:"server_cpu_us_per_req_min"`
@@ -572,6 +581,7 @@ func summarize(results []result) []summary {
 			P50Ms:        median(pick(func(r result) float64 { return r.P50Ms })),
 			P99Ms:        median(pick(func(r result) float64 { return r.P99Ms })),
 			PeakRSSMB:    slices.Max(pick(func(r result) float64 { return r.PeakRSSMB })),
+			AnonRSSMB:    slices.Max(pick(func(r result) float64 { return r.AnonRSSMB })),
 			StartupMsMed: median(pick(func(r result) float64 { return r.StartupMs })),
 			ServerCPUUs:  median(cpu),
 			ServerCPUMin: slices.Min(cpu),
@@ -708,11 +718,11 @@ func ratios(results []result, cfg *config, storeNames []map[int]string) []ratio 
 
 func printReport(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "\n## Medians of the runs (%s; load average before %s, after %s)\n\n", rep.Machine.CPU, rep.Machine.LoadBefore, rep.Machine.LoadAfter)
-	fmt.Fprintln(w, "| server | workload | conns | req/s (median) | min–max | p50 ms | p99 ms | errors | peak RSS MB | start-up ms | server CPU µs/req | wrk CPU µs/req |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| server | workload | conns | req/s (median) | min–max | p50 ms | p99 ms | errors | peak RSS MB | anon RSS MB | start-up ms | server CPU µs/req | wrk CPU µs/req |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range rep.Summary {
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s–%s | %.2f | %.2f | %d | %.1f | %.0f | %.0f | %.0f |\n",
-			s.Target, s.Workload, s.Connections, thousands(s.RPS), thousands(s.RPSMin), thousands(s.RPSMax), s.P50Ms, s.P99Ms, s.Errors, s.PeakRSSMB, s.StartupMsMed, s.ServerCPUUs, s.LoadCPUUs)
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s–%s | %.2f | %.2f | %d | %.1f | %.1f | %.0f | %.0f | %.0f |\n",
+			s.Target, s.Workload, s.Connections, thousands(s.RPS), thousands(s.RPSMin), thousands(s.RPSMax), s.P50Ms, s.P99Ms, s.Errors, s.PeakRSSMB, s.AnonRSSMB, s.StartupMsMed, s.ServerCPUUs, s.LoadCPUUs)
 	}
 	if len(rep.Ratios) > 0 {
 		fmt.Fprintln(w, "\n| ratio of req/s, within each run | per run | median | target | met |")

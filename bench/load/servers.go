@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -141,21 +140,30 @@ func (s *server) resetPeak() {
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in bytes.
-func (s *server) peakRSS() (int64, error) {
+func (s *server) peakRSS() (int64, error) { return s.status("VmHWM") }
+
+// anonRSS is the process's resident anonymous memory (RssAnon) in bytes:
+// its heap and stacks, without the pages of files it maps, which VmHWM
+// counts too (extdir reads its SQLite file through a memory map: those
+// pages are the kernel's page cache, shared and reclaimable).
+func (s *server) anonRSS() (int64, error) { return s.status("RssAnon") }
+
+// status reads one kB field of /proc/<pid>/status, in bytes.
+func (s *server) status(field string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.SplitSeq(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("VmHWM %q: %w", v, err)
+				return 0, fmt.Errorf("%s %q: %w", field, v, err)
 			}
 			return kb << 10, nil
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 // cpuTime is the processor time (user + system) the server has used so far.
