@@ -282,4 +282,232 @@ func TestSearchTokenRunes(t *testing.T) {
 	}
 }
 
-var _ = filepath.Join
+// TestSearchPlans holds a search's pages to a plan that reads about a
+// page: the index's matches in rowid (seq) order, each row of profiles
+// found by its seq, no SCAN of profiles and no sort; on a fresh database
+// and on one with a million profiles' statistics. An $orderby sorts the
+// matches (the index has no displayName order), as does a count; a term
+// without a token keeps the listing index's plan.
+func TestSearchPlans(t *testing.T) {
+	const tenant = "00000000-0000-0000-0000-0000000000e1"
+	parse := func(s string) *odata.Search {
+		sr, err := odata.ParseSearch(s, extdir.KindPending)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sr
+	}
+	base := store.Query{Tenant: tenant, Kind: extdir.KindPending, Top: 100, Search: parse(`"companyName:042"`)}
+	next := base
+	next.After = &store.Cursor{Seq: 500_000}
+	deleted := base
+	deleted.Deleted = true
+	two := base
+	two.Search = parse(`"displayName:John Sm" AND "companyName:042" OR "phoneNumber:+1555"`)
+	filtered := base
+	var err error
+	if filtered.Filter, err = odata.Filter("startswith(supervisorId,'sup-0004')", extdir.KindPending); err != nil {
+		t.Fatal(err)
+	}
+	ordered := base
+	ob, err := odata.ParseOrderBy("displayName", extdir.KindPending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range ob {
+		ordered.OrderBy = append(ordered.OrderBy, store.Order(o))
+	}
+	orderedNext := ordered
+	orderedNext.After = &store.Cursor{Seq: 500_000, Keys: []extdir.Value{extdir.StringValue("User 0500000")}}
+	noToken := base
+	noToken.Search = parse(`"displayName:-"`)
+
+	cases := []struct {
+		name  string
+		q     store.Query
+		index bool // must drive from profiles_search
+		sorts bool // may sort
+	}{
+		{"first page", base, true, false},
+		{"nextLink page", next, true, false},
+		{"deleted items", deleted, true, false},
+		{"two groups", two, true, false},
+		// Without statistics the planner may drive from the filter's
+		// index instead, probing the search index by rowid, and sort.
+		{"with $filter", filtered, false, true},
+		{"$orderby=displayName", ordered, true, true},
+		{"$orderby=displayName, nextLink page", orderedNext, true, true},
+		{"a term without a token", noToken, false, false},
+	}
+	for _, stats := range []string{"no statistics", "a million profiles"} {
+		t.Run(stats, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "extdir.db")
+			if stats != "no statistics" {
+				loadStats(t, path, millionStats)
+			}
+			s := openTest(t, path)
+			for _, c := range cases {
+				list, args, err := listSQL(c.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan := explain(t, s, list, args)
+				t.Logf("%s: %s", c.name, plan)
+				const drive = "SCAN profiles_search VIRTUAL TABLE INDEX "
+				// Each match is one row of profiles, found by its seq: by the
+				// table's key, or (deleted items) the partial index's.
+				if c.index && (!strings.HasPrefix(plan, drive) || !strings.Contains(plan, "rowid=?)") || !strings.Contains(plan, "; SEARCH profiles USING ")) {
+					t.Errorf("%s: plan %q, want the index's matches joined by seq", c.name, plan)
+				}
+				if c.index && !c.sorts && !strings.HasPrefix(plan, drive+"64:") {
+					// FTS5's idxStr: 64 is ORDER BY rowid served by the index.
+					t.Errorf("%s: plan %q, want the index in rowid order", c.name, plan)
+				}
+				if c.q.After != nil && len(c.q.OrderBy) == 0 && !strings.Contains(plan, ">;") {
+					t.Errorf("%s: plan %q, want the cursor as a rowid bound of the index", c.name, plan)
+				}
+				if strings.Contains(plan, "SCAN profiles ") || strings.HasSuffix(plan, "SCAN profiles") {
+					t.Errorf("%s: plan %q scans profiles", c.name, plan)
+				}
+				if !c.sorts && strings.Contains(plan, "TEMP B-TREE") {
+					t.Errorf("%s: plan %q sorts", c.name, plan)
+				}
+				if c.q.After != nil || len(c.q.OrderBy) > 0 {
+					continue
+				}
+				count, cargs, err := countSQL(c.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan = explain(t, s, count, cargs)
+				t.Logf("count of %s: %s", c.name, plan)
+				if c.index && !strings.HasPrefix(plan, drive) || strings.Contains(plan, "SCAN profiles ") || strings.HasSuffix(plan, "SCAN profiles") {
+					t.Errorf("count of %s: plan %q, want the index's matches", c.name, plan)
+				}
+			}
+		})
+	}
+}
+
+// fts reads what the index holds: a digest of its segments, which any
+// write to it changes.
+func fts(t *testing.T, s *Store) string {
+	t.Helper()
+	var digest string
+	if err := s.reader.QueryRow("SELECT count(*) || '/' || total(length(block)) || '/' || group_concat(hex(block), '') FROM profiles_search_data").Scan(&digest); err != nil {
+		t.Fatal(err)
+	}
+	return digest
+}
+
+// TestSearchIndexFollowsWrites checks that the triggers keep the index in
+// step with every write: a search finds a profile by its current values
+// and no longer by those it had, through create, PATCH, soft delete,
+// restore, purge, import and reset; and a PATCH of a property that is not
+// searchable does not write the index at all.
+func TestSearchIndexFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Memory)
+	find := func(deleted bool, terms ...string) []string {
+		t.Helper()
+		var g []odata.SearchTerm
+		for _, tm := range terms {
+			name, text, _ := strings.Cut(tm, ":")
+			g = append(g, term(t, name, text))
+		}
+		q := store.Query{Tenant: searchTenant, Kind: extdir.KindPending, Deleted: deleted, Search: search(g), Top: 10}
+		if list, _, _ := listSQL(q); !strings.Contains(list, "profiles_search") {
+			t.Fatalf("%v does not use the index", terms)
+		}
+		return listAll(t, s, q)
+	}
+	expect := func(what string, got []string, want ...string) {
+		t.Helper()
+		if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Errorf("%s: found %v, want %v", what, got, want)
+		}
+	}
+	update := func(id string, fn func(p *extdir.Profile)) {
+		t.Helper()
+		if _, err := s.Update(ctx, searchTenant, id, func(p *extdir.Profile) (*extdir.AuditRecord, error) {
+			fn(p)
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	company := "Fabrikam"
+	p := searchProfile(1, "Ada Lovelace", "+15550001", &company)
+	if err := s.Create(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	expect("created", find(false, "displayName:love"), p.ID)
+	expect("created, by company and phone", find(false, "companyName:fab", "phoneNumber:+1555"), p.ID)
+
+	update(p.ID, func(p *extdir.Profile) { p.DisplayName = "Grace Hopper" })
+	expect("renamed, new name", find(false, "displayName:hop"), p.ID)
+	expect("renamed, old name", find(false, "displayName:Ada"))
+	expect("renamed, company kept", find(false, "companyName:Fabrikam"), p.ID)
+
+	update(p.ID, func(p *extdir.Profile) { p.CompanyName = nil })
+	expect("company cleared", find(false, "companyName:Fabrikam"))
+
+	before := fts(t, s)
+	update(p.ID, func(p *extdir.Profile) { title := "Admiral"; p.JobTitle = &title })
+	if after := fts(t, s); after != before {
+		t.Errorf("a PATCH of jobTitle wrote the index")
+	}
+	update(p.ID, func(p *extdir.Profile) { p.PhoneNumber = "+15559999" })
+	if after := fts(t, s); after == before {
+		t.Errorf("a PATCH of phoneNumber did not write the index (is the digest blind?)")
+	}
+	expect("new phone", find(false, "phoneNumber:+1555999"), p.ID)
+	expect("old phone", find(false, "phoneNumber:+15550001"))
+
+	update(p.ID, func(p *extdir.Profile) {
+		if err := p.SoftDelete(time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	expect("deleted, live", find(false, "displayName:Grace"))
+	expect("deleted, deleted items", find(true, "displayName:Grace"), p.ID)
+	update(p.ID, func(p *extdir.Profile) {
+		if err := p.Restore(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	expect("restored", find(false, "displayName:Grace"), p.ID)
+
+	update(p.ID, func(p *extdir.Profile) {
+		if err := p.SoftDelete(time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := s.Purge(ctx, searchTenant, p.ID, func(*extdir.Profile) (*extdir.AuditRecord, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	expect("purged", find(true, "displayName:Grace"))
+
+	imported := []*extdir.Profile{searchProfile(2, "Katherine Johnson", "+15550002", nil), searchProfile(3, "Dorothy Vaughan", "+15550003", &company)}
+	if err := s.Import(ctx, imported, nil); err != nil {
+		t.Fatal(err)
+	}
+	expect("imported", find(false, "displayName:John"), imported[0].ID)
+	expect("imported, company", find(false, "companyName:fabrik"), imported[1].ID)
+
+	if _, err := s.Reset(ctx, searchTenant); err != nil {
+		t.Fatal(err)
+	}
+	expect("reset", find(false, "phoneNumber:+1555"))
+	var rows int
+	if err := s.reader.QueryRow("SELECT count(*) FROM profiles_search WHERE profiles_search MATCH 'johnson OR vaughan'").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Errorf("after a reset the index still matches %d rows", rows)
+	}
+	// rank 1: also compare the index with the content of profiles.
+	if _, err := s.writer.Exec("INSERT INTO profiles_search (profiles_search, rank) VALUES ('integrity-check', 1)"); err != nil {
+		t.Errorf("integrity-check: %v", err)
+	}
+}
