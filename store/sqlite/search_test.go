@@ -130,7 +130,8 @@ func flipCase(r *rand.Rand, s string) string {
 // and the LIKEs to exactness: on random values, for random terms (pieces
 // of the values cut anywhere, with their case flipped, and random text),
 // the store's search returns exactly the rows the LIKE-only statement
-// returns, in the same order, page after page, and counts them alike.
+// returns, in the same order (insertion order, or an $orderby), page after
+// page, and counts them alike.
 func TestSearchIndexFindsWhatLikeFinds(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 1))
 	s := openTest(t, Memory)
@@ -200,6 +201,16 @@ func TestSearchIndexFindsWhatLikeFinds(t *testing.T) {
 		}
 		sr := search(groups...)
 		q := store.Query{Tenant: searchTenant, Kind: extdir.KindPending, Search: sr, Top: 1 + r.IntN(7)}
+		// A third of the searches sort, and page by the sort key's cursor.
+		if by := []string{"", "", "", "", "displayName", "createdDateTime desc"}[r.IntN(6)]; by != "" {
+			ob, err := odata.ParseOrderBy(by, extdir.KindPending)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range ob {
+				q.OrderBy = append(q.OrderBy, store.Order(o))
+			}
+		}
 		if _, ok := sqlfilter.SearchMatch(sr); ok {
 			indexed++
 		} else {
