@@ -52,6 +52,12 @@ type Dialect interface {
 	// the range of the listing index after its equalities rather than
 	// become a range of the table on its own.
 	Likely(cond string) string
+
+	// SearchIndex names the FTS5 index of the Searchable columns that
+	// SearchMatch queries, through which a $search finds its candidate
+	// rows in seq order; "" where there is none and a search tests every
+	// row its other conditions select.
+	SearchIndex() string
 }
 
 // SQLite is the dialect of SQLite (modernc.org/sqlite). Strings compare
@@ -121,6 +127,9 @@ func (SQLite) RowRange() bool { return false }
 // reads every other tenant's rows after the cursor; with it, the tenant's
 // range of the listing index (TestDocumentedQueryPlans).
 func (SQLite) Likely(cond string) string { return "likelihood(" + cond + ", 0.9)" }
+
+// SearchIndex returns "profiles_search", the FTS5 table of migration 0004.
+func (SQLite) SearchIndex() string { return "profiles_search" }
 
 // Postgres is the dialect of PostgreSQL. Strings compare through lower() on
 // both sides, which folds case by the database's collation (all of Unicode
@@ -198,3 +207,6 @@ func (Postgres) RowRange() bool { return true }
 // Likely returns cond: PostgreSQL's planner takes no hints, and its
 // statistics tell the tenants apart.
 func (Postgres) Likely(cond string) string { return cond }
+
+// SearchIndex returns "": a PostgreSQL search tests the tenant's rows.
+func (Postgres) SearchIndex() string { return "" }

@@ -33,6 +33,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/odata"
@@ -375,4 +377,86 @@ func SearchWhere(s *odata.Search, d Dialect, argOffset int) (string, []any, erro
 	}
 	w.b.WriteString(")")
 	return w.b.String(), w.args, nil
+}
+
+// SearchMatch returns the FTS5 query of the rows a $search may match, for a
+// dialect whose SearchIndex is an FTS5 index of the Searchable columns under
+// their column names, tokenized by unicode61 (store/sqlite migration 0004):
+// each term becomes `column : "text" *`, the phrase of the text's tokens
+// with the last one a prefix, ANDed within a group and ORed across groups.
+// The text is one FTS5 string (its '"' doubled), so no client text is ever
+// FTS5 syntax, and FTS5 tokenizes it with the index's own tokenizer.
+//
+// Every row SearchWhere accepts is among those the query matches: the
+// LIKEs' word starts are token starts (the separators split tokens), a
+// match holds the text's tokens consecutively, the last perhaps longer, and
+// unicode61 folds at least the ASCII case the LIKEs fold. The query may
+// match more (a '+' or a '/' splits tokens too), so SearchWhere stays the
+// exact test and this is the access path.
+//
+// ok is false when some term's text has no token (only punctuation, such as
+// "displayName:-"): its phrase would match nothing, not everything, and the
+// search must go without the index.
+func SearchMatch(s *odata.Search) (match string, ok bool) {
+	if s == nil || len(s.Any) == 0 {
+		return "", false
+	}
+	var b strings.Builder
+	for i, group := range s.Any {
+		if len(group) == 0 {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("(")
+		for j, t := range group {
+			if t.Prop == nil || !whitelist[t.Prop] || !t.Prop.Searchable || t.Prop.Type != extdir.TypeString || !HasSearchToken(t.Text) {
+				return "", false
+			}
+			if j > 0 {
+				b.WriteString(" AND ")
+			}
+			b.WriteString(t.Prop.Column)
+			b.WriteString(` : "`)
+			b.WriteString(strings.ReplaceAll(t.Text, `"`, `""`))
+			b.WriteString(`" *`)
+		}
+		b.WriteString(")")
+	}
+	return b.String(), true
+}
+
+// HasSearchToken reports whether text surely holds a token for unicode61:
+// an ASCII letter or digit, or a letter or number of Go's Unicode tables
+// that SQLite's tables (an older Unicode) also know as one; the sqlite
+// package's tests check every such rune against the linked SQLite. False is
+// the safe answer: it only costs the index. A NUL ends an SQLite string
+// early, so text holding one is never tokenized here.
+func HasSearchToken(text string) bool {
+	if strings.IndexByte(text, 0) >= 0 {
+		return false
+	}
+	for _, r := range text {
+		if isSearchTokenRune(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSearchTokenRune(r rune) bool {
+	switch {
+	case r < utf8.RuneSelf:
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	case r > 0xFFFF:
+		// Beyond the basic plane the scripts are the newest, the ones
+		// SQLite's tables may predate.
+		return false
+	case 0x19B0 <= r && r <= 0x19C9, r == 0x1CF2 || r == 0x1CF3:
+		// New Tai Lue vowels and two Vedic signs, marks in SQLite's
+		// tables and letters in Go's.
+		return false
+	}
+	return unicode.In(r, unicode.L, unicode.N)
 }

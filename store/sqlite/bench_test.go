@@ -3,10 +3,12 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/odata"
 	"github.com/extdir/extdir/store"
 	"github.com/extdir/extdir/store/storebench"
 )
@@ -42,4 +44,32 @@ func BenchmarkCreateConcurrent(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSearch is the first page (100 rows) of a search that 1 % of the
+// directory matches, "displayName:Guest 01" (storebench's display names
+// are Guest 00000 to 99999, scattered), on 10,000 and 100,000 profiles.
+func BenchmarkSearch(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			s := benchBackend.Open(b, storebench.Profiles(n))
+			sr, err := odata.ParseSearch(`"displayName:Guest 01"`, extdir.KindPending)
+			if err != nil {
+				b.Fatal(err)
+			}
+			q := store.Query{Tenant: storebench.Tenant, Kind: extdir.KindPending, Search: sr, Top: 100}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				page, err := s.List(ctx, q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(page.Profiles) != 100 {
+					b.Fatalf("%d profiles, want a full page", len(page.Profiles))
+				}
+			}
+		})
+	}
 }

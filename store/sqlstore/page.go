@@ -28,6 +28,7 @@ func ListSQL(d sqlfilter.Dialect, selectProfile string, q store.Query) (string, 
 		return "", nil, err
 	}
 	b.sql.WriteString(selectProfile)
+	b.searchIndex(q)
 	if err := b.where(q); err != nil {
 		return "", nil, err
 	}
@@ -47,6 +48,7 @@ func ListSQL(d sqlfilter.Dialect, selectProfile string, q store.Query) (string, 
 func CountSQL(d sqlfilter.Dialect, q store.Query) (string, []any, error) {
 	b := queryBuilder{d: d, args: make([]any, 0, 2)} // tenant and kind
 	b.sql.WriteString("SELECT count(*) FROM profiles")
+	b.searchIndex(q)
 	if err := b.where(q); err != nil {
 		return "", nil, err
 	}
@@ -113,6 +115,41 @@ func newQueryBuilder(d sqlfilter.Dialect, order []store.Order) (*queryBuilder, e
 	}
 	b.terms = append(b.terms, sortTerm{expr: "seq", desc: desc})
 	return b, nil
+}
+
+// searchHit is the rowid of the dialect's search index in a statement
+// that searches through it: the seq of a candidate row.
+const searchHit = "hit"
+
+// searchIndex joins the candidates of q's $search to profiles, where the
+// dialect has a search index and the search can use it
+// (sqlfilter.SearchMatch):
+//
+//	FROM profiles JOIN (SELECT rowid AS hit FROM idx WHERE idx MATCH ?) ON seq = hit
+//
+// and makes hit, which equals seq, the listing's last sort term, so that
+// the cursor's seq and the insertion order are a rowid range and the rowid
+// order of the index, which FTS5 serves itself: a page drives from the
+// index in seq order and reads about a page of rows, whatever the tenant's
+// size. The subquery exposes only hit, so the columns of profiles stay
+// unambiguous; SQLite flattens it into a join. where still applies
+// SearchWhere's LIKEs, the exact test of a match. Without a usable index
+// this writes nothing and the search tests every row of the listing.
+func (b *queryBuilder) searchIndex(q store.Query) {
+	idx := b.d.SearchIndex()
+	if idx == "" || q.Search == nil {
+		return
+	}
+	match, ok := sqlfilter.SearchMatch(q.Search)
+	if !ok {
+		return
+	}
+	b.sql.WriteString(" JOIN (SELECT rowid AS " + searchHit + " FROM " + idx + " WHERE " + idx + " MATCH ")
+	b.sql.WriteString(b.bind(match))
+	b.sql.WriteString(") ON seq = " + searchHit)
+	if n := len(b.terms); n > 0 {
+		b.terms[n-1].expr = searchHit
+	}
 }
 
 // where selects the tenant, kind and state of q, then applies its $filter
@@ -211,9 +248,10 @@ func (b *queryBuilder) after(c *store.Cursor) error {
 
 	if len(b.terms) == 1 {
 		// Insertion order: the cursor's seq alone.
-		cond := "seq > " + arg(0)
+		seq := b.terms[0].expr
+		cond := seq + " > " + arg(0)
 		if b.terms[0].desc {
-			cond = "seq < " + arg(0)
+			cond = seq + " < " + arg(0)
 		}
 		b.sql.WriteString(" AND " + b.d.Likely(cond))
 		return nil
