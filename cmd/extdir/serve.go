@@ -51,7 +51,6 @@ type serveConfig struct {
 	// PostgreSQL pool settings; zero keeps the URL's or the default.
 	dbPoolSize         int
 	cacheProfiles      int
-	sqliteMmap         int64
 	dbStatementTimeout time.Duration
 	dbConnectTimeout   time.Duration
 	// Authentication beyond --issuer and --audience; see authn.go.
@@ -89,7 +88,6 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.dataDir, "data-dir", "./extdir-data", "directory for the database, the issuer's signing keys and the self-signed certificate")
 	fs.StringVar(&cfg.database, "database", "sqlite", "store: sqlite (a file in the data dir), memory (nothing kept), or a postgres://user:password@host/db URL (shared by every node)")
-	fs.Int64Var(&cfg.sqliteMmap, "sqlite-mmap-size", 1<<30, "SQLite: bytes of the database file read through a memory map (0: none, every read a read(2) call)")
 	fs.IntVar(&cfg.cacheProfiles, "cache-profiles", 65536, "SQLite: profiles kept in memory to answer repeated reads by id (0: none); PostgreSQL, shared by nodes, has no such cache")
 	fs.IntVar(&cfg.dbPoolSize, "db-pool-size", 0, fmt.Sprintf("PostgreSQL connections per node; 0: the URL's pool_max_conns, or %d", postgres.DefaultMaxConns))
 	fs.DurationVar(&cfg.dbStatementTimeout, "db-statement-timeout", 0, fmt.Sprintf("PostgreSQL statement timeout; 0: the URL's statement_timeout, or %v", postgres.DefaultStatementTimeout))
@@ -366,8 +364,8 @@ func (cfg *serveConfig) check() error {
 	if cfg.dbPoolSize < 0 || cfg.dbStatementTimeout < 0 || cfg.dbConnectTimeout < 0 {
 		return &usageError{msg: "serve: --db-pool-size, --db-statement-timeout and --db-connect-timeout must not be negative"}
 	}
-	if cfg.cacheProfiles < 0 || cfg.sqliteMmap < 0 {
-		return &usageError{msg: "serve: --cache-profiles and --sqlite-mmap-size must not be negative"}
+	if cfg.cacheProfiles < 0 {
+		return &usageError{msg: "serve: --cache-profiles must not be negative"}
 	}
 	return nil
 }
@@ -392,11 +390,7 @@ func openStore(ctx context.Context, cfg serveConfig) (store.Store, error) {
 	if cache == 0 {
 		cache = -1 // sqlite.Options: negative is none
 	}
-	mmap := cfg.sqliteMmap
-	if mmap == 0 {
-		mmap = -1 // sqlite.Options: negative is none
-	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{OnCommit: cfg.onCommit, CacheSize: cache, MmapSize: mmap})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{OnCommit: cfg.onCommit, CacheSize: cache})
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", cfg.database, err)
 	}

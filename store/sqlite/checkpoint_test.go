@@ -80,25 +80,3 @@ func TestTheCheckpointerFoldsTheWALBack(t *testing.T) {
 		t.Fatalf("count %d, %v; want 4000", n, err)
 	}
 }
-
-// A file database is read through a memory map of MmapSize bytes (1 GiB
-// unless told), or none when MmapSize is negative.
-func TestReadsGoThroughTheMemoryMap(t *testing.T) {
-	for _, c := range []struct {
-		opt  int64
-		want int64
-	}{{0, 1 << 30}, {64 << 20, 64 << 20}, {-1, 0}} {
-		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "extdir.db"), Options{MmapSize: c.opt})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got int64
-		if err := s.reader.QueryRow("PRAGMA mmap_size").Scan(&got); err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
-		if got != c.want {
-			t.Errorf("MmapSize %d: mmap_size %d, want %d", c.opt, got, c.want)
-		}
-	}
-}

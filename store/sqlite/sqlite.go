@@ -47,15 +47,6 @@ type Options struct {
 	// runs on the committer goroutine, which every write waits for: it must
 	// be quick and must not call the store.
 	OnCommit func(writes int)
-	// MmapSize is how much of a database file SQLite reads through a
-	// memory map rather than read(2) calls into its own page cache; zero
-	// means 1 GiB, negative none. At a million profiles a read by id
-	// touches two pages no cache of a sane size holds, and the map turns
-	// the two system calls and copies into memory loads (store.Get: 37-51
-	// against 23-38 µs, docs/benchmarks.md). The mapped pages are the
-	// operating system's page cache, shared, not the process's heap, but
-	// they count in its resident size.
-	MmapSize int64
 	// CacheSize bounds the profile cache that answers repeated reads by id
 	// from memory (cache.go), in profiles; zero means 65,536 (about 40 MB
 	// at most), negative no cache.
@@ -136,9 +127,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == ":memory:" {
 		path = Memory
 	}
-	if opts.MmapSize == 0 {
-		opts.MmapSize = 1 << 30
-	}
 	writerDSN, readerDSN, err := dataSourceNames(path, opts)
 	if err != nil {
 		return nil, err
@@ -147,7 +135,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 65536
 	}
-
 	s := &Store{path: path, purgeBatch: 1000, durable: newDurability(path), onCommit: opts.OnCommit, cache: newProfileCache(opts.CacheSize)}
 	if path != Memory {
 		if s.fileLock, err = lockFile(lockPath(path), false); err != nil {
@@ -256,9 +243,6 @@ func dataSourceNames(path string, opts Options) (writer, reader string, err erro
 		// NORMAL, not FULL: the store syncs the WAL itself, behind the
 		// committer, before it answers (durable.go).
 		common.Add("_pragma", "synchronous(normal)")
-		if opts.MmapSize > 0 {
-			common.Add("_pragma", "mmap_size("+strconv.FormatInt(opts.MmapSize, 10)+")")
-		}
 	}
 
 	w := cloneValues(common)
