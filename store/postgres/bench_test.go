@@ -65,9 +65,26 @@ func auditOf(p *extdir.Profile, n int) *extdir.AuditRecord {
 
 // BenchmarkCreateParallel measures durable, audited creates from many
 // callers at once, as an extdir node under load makes them: 32 goroutines
-// per core on a pool of 32 connections.
+// per core on a pool of 32 connections, with group commit off and with one
+// or two committers.
 func BenchmarkCreateParallel(b *testing.B) {
-	s, err := Open(context.Background(), schemaURL(b), Options{MaxConns: 32})
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"group=off", Options{CreateBatch: -1}},
+		{"committers=1", Options{Committers: 1}},
+		{"committers=2", Options{Committers: 2}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			c.opts.MaxConns = 32
+			createParallel(b, c.opts)
+		})
+	}
+}
+
+func createParallel(b *testing.B, opts Options) {
+	s, err := Open(context.Background(), schemaURL(b), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,4 +104,8 @@ func BenchmarkCreateParallel(b *testing.B) {
 			}
 		}
 	})
+	b.StopTimer()
+	if c := s.commits; c != nil && c.batches.Load() > 0 {
+		b.ReportMetric(float64(c.members.Load())/float64(c.batches.Load()), "creates/batch")
+	}
 }
