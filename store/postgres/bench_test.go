@@ -3,6 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/internal/procstat"
 	"github.com/extdir/extdir/store"
 	"github.com/extdir/extdir/store/storebench"
 )
@@ -93,6 +98,7 @@ func createParallel(b *testing.B, opts Options) {
 	var n atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(32)
+	pgBefore := postgresCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -105,7 +111,28 @@ func createParallel(b *testing.B, opts Options) {
 		}
 	})
 	b.StopTimer()
+	if pg := postgresCPU() - pgBefore; pg > 0 {
+		b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-cpu-µs/op")
+	}
 	if c := s.commits; c != nil && c.batches.Load() > 0 {
 		b.ReportMetric(float64(c.members.Load())/float64(c.batches.Load()), "creates/batch")
 	}
+}
+
+// postgresCPU is the CPU time every postgres process on this machine has
+// used so far (other users of the server count too), 0 without /proc.
+func postgresCPU() time.Duration {
+	var sum time.Duration
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); err == nil && strings.TrimSpace(string(comm)) == "postgres" {
+			d, _ := procstat.CPUTime(pid)
+			sum += d
+		}
+	}
+	return sum
 }

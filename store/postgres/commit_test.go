@@ -208,6 +208,24 @@ func TestGroupCommitTwoCreatesOfOnePhoneInOneBatch(t *testing.T) {
 	h.wantAbsent(t, ps[1-won], recs[1-won])
 }
 
+// Two creates of one id in one batch: the statement matches its rows to
+// members by id, so the second runs alone, and clashes on the key.
+func TestGroupCommitTwoCreatesOfOneIDInOneBatch(t *testing.T) {
+	h := openHeld(t)
+	a, b := conformance.Profile("tenant", 1), conformance.Profile("tenant", 2)
+	b.ID = a.ID
+	errs := h.creates(t, []*extdir.Profile{a, b}, []*extdir.AuditRecord{auditOf(a, 1), auditOf(b, 2)}, nil)
+	h.wantOneBatch(t, 1)
+	won := 0
+	if errs[0] != nil {
+		won = 1
+	}
+	if errs[won] != nil || !errors.Is(errs[1-won], sqlstore.ErrDuplicateID) {
+		t.Fatalf("creates of one id in one batch: %v, want one nil and one ErrDuplicateID", errs)
+	}
+	h.wantStored(t, []*extdir.Profile{a, b}[won], 1)
+}
+
 // A caller whose context ends while its create is queued is answered at
 // once, and its create is never sent; one whose context ends once its batch
 // is on its way is answered with the batch's outcome.

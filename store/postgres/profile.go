@@ -210,14 +210,17 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.Audit
 	}
 	defer s.gate.Leave()
 	sqlstore.Normalize(p)
-	query, grouped, args := insertProfile, insertOrNothing, profileArgs(p)
+	row := profileArgs(p)
+	query, args := insertProfile, row
+	var audit []any
 	if rec != nil {
 		// One statement, so one round trip and one transaction: both rows
 		// or neither.
-		query, grouped, args = insertProfileAudited, insertAuditedOrNothing, append(args, sqlstore.AuditArgs(dialect, rec)...)
+		audit = sqlstore.AuditArgs(dialect, rec)
+		query, args = insertProfileAudited, append(row[:len(row):len(row)], audit...)
 	}
 	if s.commits != nil {
-		res := s.commits.create(ctx, grouped, args)
+		res := s.commits.create(ctx, row, audit)
 		switch {
 		case res.err != nil:
 			return dbError(fmt.Errorf("postgres: create profile %s: %w", p.ID, res.err))
