@@ -51,10 +51,12 @@ import (
 // could turn a created profile into a clash, and this is the answer each
 // would have had from its own statement.
 
-// Defaults of the group commit options.
+// Defaults of the group commit options. One committer beat two by 1.28×
+// (median of three interleaved runs) on audited creates over HTTP at 64
+// connections on two cores: its batches are about twice as large.
 const (
 	DefaultCreateBatch = 128
-	DefaultCommitters  = 2
+	DefaultCommitters  = 1
 )
 
 // The states of a queued create.
@@ -343,19 +345,19 @@ var batchInsert, batchColumns, batchAuditColumns = func() (string, []string, []s
 	if len(atypes) != len(acols) {
 		panic("postgres: the audit insert and its arguments disagree")
 	}
-	unnest := func(from int, types, names []string) string {
+	unnest := func(alias string, from int, types, names []string) string {
 		ps := make([]string, len(types))
 		for i, t := range types {
 			ps[i] = "$" + strconv.Itoa(from+i) + "::" + t + "[]"
 		}
-		return "unnest(" + strings.Join(ps, ", ") + ") WITH ORDINALITY AS v(" + strings.Join(names, ", ") + ", ord)"
+		return "unnest(" + strings.Join(ps, ", ") + ") WITH ORDINALITY AS " + alias + "(" + strings.Join(names, ", ") + ", ord)"
 	}
 	pl, al := strings.Join(cols, ", "), strings.Join(acols, ", ")
-	sql := "WITH v AS (SELECT * FROM " + unnest(1, types, cols) + "), " +
+	sql := "WITH v AS (SELECT * FROM " + unnest("v", 1, types, cols) + "), " +
 		"p AS (INSERT INTO profiles (" + pl + ") SELECT " + pl + " FROM v ORDER BY ord ON CONFLICT DO NOTHING RETURNING seq, tenant, id), " +
 		"w AS (SELECT v.ord, p.seq FROM p JOIN v ON v.tenant = p.tenant AND v.id = p.id), " +
-		"a AS (INSERT INTO audits (" + al + ") SELECT " + al + " FROM " + unnest(1+len(cols), atypes, acols) +
-		" JOIN w USING (ord) WHERE v.tenant IS NOT NULL ORDER BY ord) " +
+		"a AS (INSERT INTO audits (" + al + ") SELECT " + al + " FROM " + unnest("u", 1+len(cols), atypes, acols) +
+		" JOIN w USING (ord) WHERE u.tenant IS NOT NULL ORDER BY ord) " +
 		"SELECT ord, seq FROM w"
 	return sql, cols, acols
 }()
