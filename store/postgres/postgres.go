@@ -100,6 +100,8 @@ type Store struct {
 
 	// commits is the group commit of creates; nil when it is off.
 	commits *committer
+	// analyze gathers statistics where autovacuum does not (analyze.go).
+	analyze analyzer
 }
 
 var _ store.Store = (*Store)(nil)

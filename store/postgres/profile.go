@@ -226,6 +226,7 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.Audit
 			return dbError(fmt.Errorf("postgres: create profile %s: %w", p.ID, res.err))
 		case !res.alone:
 			p.Seq = res.seq
+			s.noteCreated(1)
 			return nil
 		}
 		// The batch could not answer for this create (commit.go): it runs
@@ -242,6 +243,7 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.Audit
 		return dbError(fmt.Errorf("postgres: create profile %s: %w", p.ID, err))
 	}
 	p.Seq = seq
+	s.noteCreated(1)
 	return nil
 }
 
