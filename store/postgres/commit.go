@@ -169,19 +169,31 @@ func (c *committer) run() {
 			if c.beforeTake != nil {
 				c.beforeTake()
 			}
-			batch := c.take()
-			if batch == nil {
+			if c.queued() == 0 {
 				break
 			}
-			if len(batch) > 0 {
-				c.commit(batch)
+			// A connection first, then the batch: creates queued while
+			// every connection is busy stay in the queue, where their
+			// callers may still give up.
+			conn, err := c.pool.Acquire(context.Background())
+			batch := c.take()
+			switch {
+			case err != nil:
+				for _, r := range batch {
+					r.done <- createResult{err: err}
+				}
+			case len(batch) > 0:
+				c.commit(conn, batch)
+			}
+			if conn != nil {
+				conn.Release()
 			}
 		}
 	}
 }
 
 // take removes up to maxBatch creates from the queue and returns those whose
-// callers still wait (maybe none), or nil when the queue was empty.
+// callers still wait (maybe none).
 func (c *committer) take() []*createReq {
 	c.mu.Lock()
 	n := min(len(c.queue), c.maxBatch)
@@ -231,7 +243,7 @@ func (c *committer) take() []*createReq {
 // commit sends one batch and answers each of its members. The batch runs
 // on a context of its own: it serves several callers, and it is bounded by
 // the statement timeout on the server.
-func (c *committer) commit(batch []*createReq) {
+func (c *committer) commit(conn *pgxpool.Conn, batch []*createReq) {
 	c.batches.Add(1)
 	c.members.Add(int64(len(batch)))
 	args := make([]any, 0, len(batchColumns)+len(batchAuditColumns))
@@ -256,7 +268,7 @@ func (c *committer) commit(batch []*createReq) {
 	if c.inject != nil {
 		c.inject(&b)
 	}
-	results := c.pool.SendBatch(context.Background(), &b)
+	results := conn.SendBatch(context.Background(), &b)
 	seqs := make([]int64, len(batch))
 	rows, err := results.Query()
 	if err == nil {
