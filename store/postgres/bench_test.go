@@ -136,3 +136,33 @@ func postgresCPU() time.Duration {
 	}
 	return sum
 }
+
+// BenchmarkCreateLone measures one caller's audited creates, one after the
+// other, with group commit off and on: what a create costs a quiet node,
+// which group commit must not make dearer.
+func BenchmarkCreateLone(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"group=off", Options{CreateBatch: -1}},
+		{"group=on", Options{}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			c.opts.MaxConns = 4
+			s, err := Open(context.Background(), schemaURL(b), c.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = s.Close() })
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				p := storebench.Profile(i)
+				if err := s.Create(ctx, p, auditOf(p, i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
