@@ -21,8 +21,9 @@ import (
 // flushes, not the statements, are what bounds creates per second. So
 // concurrent Creates do not each commit on their own: they queue, and a
 // committer goroutine takes everything queued (up to a batch's maximum) as
-// soon as it is free, and inserts it with one statement (batchInsert), in
-// one transaction, one round trip and one flush. Each member is answered
+// soon as it is free, and inserts it with one statement (batchInsert; a
+// batch of one, the lone create of a quiet node, with the one-row insert),
+// in one transaction, one round trip and one flush. Each member is answered
 // once that transaction's COMMIT has returned.
 //
 // There is no timer: a lone create finds an idle committer and is sent at

@@ -297,6 +297,19 @@ func TestGroupCommitFallsBackOnABatchError(t *testing.T) {
 			h.wantAbsent(t, p, recs[i])
 		}
 	})
+	t.Run("a batch of one", func(t *testing.T) {
+		h := openHeld(t)
+		p := conformance.Profile("tenant", 1)
+		p.DisplayName = "Nul\x00Byte"
+		rec := auditOf(p, 1)
+		errs := h.creates(t, []*extdir.Profile{p}, []*extdir.AuditRecord{rec}, nil)
+		h.wantOneBatch(t, 1)
+		var pe *pgconn.PgError
+		if !errors.As(errs[0], &pe) || pe.Code != "22021" {
+			t.Fatalf("lone create of a NUL in displayName: %v, want SQLSTATE 22021", errs[0])
+		}
+		h.wantAbsent(t, p, rec)
+	})
 	t.Run("an error after every member's insert", func(t *testing.T) {
 		// Every insert of the batch returns its seq, then the transaction
 		// fails: no member may be answered with a seq that was rolled back.
