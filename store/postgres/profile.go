@@ -26,8 +26,9 @@ var (
 	// lockByID reads the row and locks it until the transaction ends: a
 	// concurrent writer of the same row, on this node or another, waits here
 	// and then reads what this one wrote.
-	lockByID      = selectByID + " FOR UPDATE"
-	insertProfile = "INSERT INTO profiles (tenant, kind, " + sqlstore.ColumnList() + ") VALUES (" + placeholders(1, 2+len(extdir.Columns)) + ") RETURNING seq"
+	lockByID            = selectByID + " FOR UPDATE"
+	insertProfileValues = "INSERT INTO profiles (tenant, kind, " + sqlstore.ColumnList() + ") VALUES (" + placeholders(1, 2+len(extdir.Columns)) + ")"
+	insertProfile       = insertProfileValues + " RETURNING seq"
 	// insertProfileAudited is insertProfile and the audit record's insert
 	// in one statement: a data-modifying WITH commits both or neither.
 	insertProfileAudited = "WITH p AS (" + insertProfile + "), a AS (" + sqlstore.AuditInsertSQLAfter(dialect, 2+len(extdir.Columns)) + ") SELECT seq FROM p"
@@ -201,19 +202,35 @@ func retry(ctx context.Context, op func() error) error {
 }
 
 // Create inserts p and sets p.Seq; p's times are brought to whole seconds in
-// UTC, as stored. The insert commits on its own: when Create returns, the
-// row is durable.
+// UTC, as stored. Concurrent creates commit together (group commit, see
+// commit.go); when Create returns, the row is durable.
 func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.AuditRecord) error {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
 	defer s.gate.Leave()
 	sqlstore.Normalize(p)
-	query, args := insertProfile, profileArgs(p)
+	row := profileArgs(p)
+	query, args := insertProfile, row
+	var audit []any
 	if rec != nil {
 		// One statement, so one round trip and one transaction: both rows
 		// or neither.
-		query, args = insertProfileAudited, append(args, sqlstore.AuditArgs(dialect, rec)...)
+		audit = sqlstore.AuditArgs(dialect, rec)
+		query, args = insertProfileAudited, append(row[:len(row):len(row)], audit...)
+	}
+	if s.commits != nil {
+		res := s.commits.create(ctx, row, audit)
+		switch {
+		case res.err != nil:
+			return dbError(fmt.Errorf("postgres: create profile %s: %w", p.ID, res.err))
+		case !res.alone:
+			p.Seq = res.seq
+			s.noteCreated(1)
+			return nil
+		}
+		// The batch could not answer for this create (commit.go): it runs
+		// on its own, as without group commit.
 	}
 	var seq int64
 	err := retry(ctx, func() error {
@@ -226,6 +243,7 @@ func (s *Store) Create(ctx context.Context, p *extdir.Profile, rec *extdir.Audit
 		return dbError(fmt.Errorf("postgres: create profile %s: %w", p.ID, err))
 	}
 	p.Seq = seq
+	s.noteCreated(1)
 	return nil
 }
 
