@@ -144,8 +144,7 @@ func (s *server) peakRSS() (int64, error) { return s.status("VmHWM") }
 
 // anonRSS is the process's resident anonymous memory (RssAnon) in bytes:
 // its heap and stacks, without the pages of files it maps, which VmHWM
-// counts too (extdir reads its SQLite file through a memory map: those
-// pages are the kernel's page cache, shared and reclaimable).
+// counts too (the kernel's page cache, shared and reclaimable).
 func (s *server) anonRSS() (int64, error) { return s.status("RssAnon") }
 
 // status reads one kB field of /proc/<pid>/status, in bytes.
