@@ -104,7 +104,7 @@ var SystemInitiator = Initiator{AppID: "00000000-0000-0000-0000-000000000000", A
 func newRecord(a Actor, activity string, p *Profile, now time.Time) *AuditRecord {
 	return &AuditRecord{
 		Tenant:        p.Tenant,
-		ID:            uuid.NewString(),
+		ID:            newObjectID(),
 		Time:          now.UTC().Truncate(time.Microsecond),
 		Activity:      activity,
 		OperationType: operationTypes[activity],

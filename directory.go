@@ -106,8 +106,17 @@ func (d *Directory) newID() string {
 	if d.NewID != nil {
 		return d.NewID()
 	}
-	return uuid.NewString()
+	return newObjectID()
 }
+
+// newObjectID is the id of a new profile or audit record: a GUID, like
+// Graph's, of version 7 rather than 4, whose leading 48 bits are the time.
+// Clients see a GUID either way; the store sees ids that grow: each index
+// on an id (a profile's, an audit record's, the audit log's target) takes
+// the writes of a batch on its last page, where random ids dirtied a page
+// per write, each written to the WAL and fsync'd with the batch (three of
+// the four random pages a create touched).
+func newObjectID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // Invite creates a pending profile from validated changes (a create body):
 // the invitation's defaults, then the changes. Only pending profiles are
