@@ -48,8 +48,9 @@ type Options struct {
 	// be quick and must not call the store.
 	OnCommit func(writes int)
 	// CacheSize bounds the profile cache that answers repeated reads by id
-	// from memory (cache.go), in profiles; zero means 65,536 (about 40 MB
-	// at most), negative no cache.
+	// from memory (cache.go), in profiles; zero means 65,536, negative no
+	// cache. Full, it costs the server about 110 MB of resident memory, the
+	// garbage collector's headroom included (docs/benchmarks.md, round two).
 	CacheSize int
 }
 
