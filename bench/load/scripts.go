@@ -64,6 +64,18 @@ type api struct {
 	prelude string
 }
 
+// luaTable writes "local name = {...}\n", a Lua table of the strings.
+func luaTable(b *strings.Builder, name string, items []string) {
+	b.WriteString("local " + name + " = {")
+	for i, item := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(luaString(item))
+	}
+	b.WriteString("}\n")
+}
+
 // luaString quotes s as a Lua string literal.
 func luaString(s string) string {
 	var b strings.Builder
@@ -112,14 +124,7 @@ func extdirAPI(readToken, writeToken, idPrefix string, profiles, companies int) 
 func peerAPI(token string, ids []string) api {
 	const collection = "/graph/v1.0/users"
 	var table strings.Builder
-	table.WriteString("local ids = {")
-	for i, id := range ids {
-		if i > 0 {
-			table.WriteByte(',')
-		}
-		table.WriteString(luaString(id))
-	}
-	table.WriteString("}\n")
+	luaTable(&table, "ids", ids)
 	a := api{
 		readToken:  token,
 		writeToken: token,
@@ -149,22 +154,8 @@ func (a api) script(workload string, nonce int) (string, error) {
 	fmt.Fprintf(&b, "local writeHeaders = {Authorization = %s, [\"Content-Type\"] = \"application/json\"}\n", luaString("Bearer "+a.writeToken))
 	fmt.Fprintf(&b, "local eventualHeaders = {Authorization = %s, ConsistencyLevel = \"eventual\"}\n", luaString("Bearer "+a.readToken))
 	fmt.Fprintf(&b, "local patchHeaders = {Authorization = %s, [\"Content-Type\"] = \"application/json\"}\n", luaString("Bearer "+a.readToken))
-	b.WriteString("local filters = {")
-	for i, f := range a.filters {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(luaString(f))
-	}
-	b.WriteString("}\n")
-	b.WriteString("local searches = {")
-	for i, q := range a.searches {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(luaString(q))
-	}
-	b.WriteString("}\n")
+	luaTable(&b, "filters", a.filters)
+	luaTable(&b, "searches", a.searches)
 	b.WriteString(`local threads = 0
 function setup(thread)
   thread:set("tid", threads)

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
@@ -15,15 +14,7 @@ import (
 // benchmarks (EXTDIR_BENCH_LARGE_DB, seeded by ./bench/seed), which index
 // each documented filter walks. Skipped without that database.
 func TestLargeDirectoryPlans(t *testing.T) {
-	path := os.Getenv("EXTDIR_BENCH_LARGE_DB")
-	if path == "" {
-		t.Skip("set EXTDIR_BENCH_LARGE_DB to a database seeded by ./bench/seed")
-	}
-	s, err := Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openLarge(t)
 	for _, c := range []struct {
 		filter string
 		index  string
@@ -73,15 +64,7 @@ func TestLargeDirectoryPlans(t *testing.T) {
 // database itself, with the statistics ANALYZE gathered there (sqlite_stat4
 // samples included, which make plans depend on the values bound).
 func TestLargeDirectoryDocumentedPlans(t *testing.T) {
-	path := os.Getenv("EXTDIR_BENCH_LARGE_DB")
-	if path == "" {
-		t.Skip("set EXTDIR_BENCH_LARGE_DB to a database seeded by ./bench/seed")
-	}
-	s, err := Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openLarge(t)
 	for _, c := range documentedQueries(t) {
 		list, args, err := listSQL(c.q)
 		if err != nil {
@@ -93,6 +76,17 @@ func TestLargeDirectoryDocumentedPlans(t *testing.T) {
 			t.Errorf("%s: plan %q", c.name, plan)
 		}
 	}
+}
+
+// openLarge opens the million-profile database EXTDIR_BENCH_LARGE_DB
+// names, closed when the test ends; without it the test is skipped.
+func openLarge(t *testing.T) *Store {
+	t.Helper()
+	path := os.Getenv("EXTDIR_BENCH_LARGE_DB")
+	if path == "" {
+		t.Skip("set EXTDIR_BENCH_LARGE_DB to a database seeded by ./bench/seed")
+	}
+	return openTest(t, path)
 }
 
 func explain(t *testing.T, s *Store, query string, args []any) string {
