@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/extdir/extdir"
 	"github.com/extdir/extdir/store"
 	"github.com/extdir/extdir/store/sqlstore"
 )
@@ -28,17 +27,8 @@ func (s *Store) ProfileCounts(ctx context.Context, byTenant bool) ([]store.Profi
 		return nil, dbError(fmt.Errorf("postgres: count profiles: %w", err))
 	}
 	defer rows.Close()
-	var out []store.ProfileCount
-	for rows.Next() {
-		var c store.ProfileCount
-		var kind int16
-		if err := rows.Scan(&c.Tenant, &kind, &c.Deleted, &c.N); err != nil {
-			return nil, fmt.Errorf("postgres: count profiles: %w", err)
-		}
-		c.Kind = extdir.Kind(kind)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.ScanProfileCounts(rows)
+	if err != nil {
 		return nil, dbError(fmt.Errorf("postgres: count profiles: %w", err))
 	}
 	return out, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/extdir/extdir"
+	"github.com/extdir/extdir/store"
 	"github.com/extdir/extdir/store/sqlfilter"
 )
 
@@ -79,6 +80,30 @@ func Export(ctx context.Context, batch int, readBatch func(after int64, limit in
 		}
 		after = profiles[len(profiles)-1].Seq
 	}
+}
+
+// Rows is what both backends' result sets offer (database/sql's *sql.Rows
+// and pgx.Rows).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanProfileCounts reads the rows of a profile-counts statement (tenant,
+// kind, deleted, count), as ProfileCountsSQL or a backend's own writes them.
+func ScanProfileCounts(rows Rows) ([]store.ProfileCount, error) {
+	var out []store.ProfileCount
+	for rows.Next() {
+		var c store.ProfileCount
+		var kind int64
+		if err := rows.Scan(&c.Tenant, &kind, &c.Deleted, &c.N); err != nil {
+			return nil, err
+		}
+		c.Kind = extdir.Kind(kind)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // ProfileCountsSQL counts the profiles by kind and deletion, and by tenant
